@@ -1,0 +1,223 @@
+// Package config loads and validates driftd.yaml: strictly, with defaults,
+// and with every error naming the file and line it comes from.
+package config
+
+import (
+	"github.com/driftd/driftd/pkg/drift"
+)
+
+// Config is the whole of driftd.yaml.
+type Config struct {
+	// Repo is the Git repository that holds the desired state.
+	Repo Repo `yaml:"repo"`
+	// Schedule says when `driftd serve` runs a check, as a cron expression.
+	Schedule Schedule `yaml:"schedule"`
+	// Layers holds the per-layer settings. A layer runs when its section is
+	// present and not disabled.
+	Layers Layers `yaml:"layers"`
+	// Ignore lists the differences that are not drift.
+	Ignore []IgnoreRule `yaml:"ignore"`
+	// Apply holds the settings of apply mode, which is off by default.
+	Apply Apply `yaml:"apply"`
+}
+
+// Repo locates the config repository.
+type Repo struct {
+	// URL is a remote that go-git can clone: ssh://, https://, file://, or
+	// scp-like user@host:path.
+	URL string `yaml:"url"`
+	// Branch is the branch to track. It defaults to main.
+	Branch string `yaml:"branch"`
+	// PollInterval is how often `driftd serve` fetches. It defaults to 1m.
+	PollInterval Duration `yaml:"poll_interval"`
+	// Timeout bounds one clone or fetch. It defaults to 2m.
+	Timeout Duration `yaml:"timeout"`
+	// CacheDir holds the clone. It defaults to $XDG_CACHE_HOME/driftd/repo.
+	CacheDir string `yaml:"cache_dir"`
+	// Auth references the credentials. Values are never inlined.
+	Auth RepoAuth `yaml:"auth"`
+}
+
+// RepoAuth references the credentials for the repository. Either an SSH key
+// or an HTTPS token may be set, not both.
+type RepoAuth struct {
+	// SSHKeyFile is a private key file for ssh:// remotes.
+	SSHKeyFile string `yaml:"ssh_key_file"`
+	// KnownHostsFile verifies the remote's host key. When empty, the
+	// standard known_hosts locations are used. Host keys are always checked.
+	KnownHostsFile string `yaml:"known_hosts_file"`
+	// Username is the user for HTTPS token auth (default "git") or SSH
+	// (default taken from the URL, else "git").
+	Username string `yaml:"username"`
+	// TokenFile is a file holding an HTTPS token.
+	TokenFile string `yaml:"token_file"`
+	// TokenEnv is the name of an environment variable holding an HTTPS token.
+	TokenEnv string `yaml:"token_env"`
+}
+
+// Layers holds the settings of each layer.
+type Layers struct {
+	Infra *Infra `yaml:"infra"`
+	Node  *Node  `yaml:"node"`
+	App   *App   `yaml:"app"`
+}
+
+// Enabled lists the layers that will run, in report order.
+func (l Layers) Enabled() []drift.LayerName {
+	var out []drift.LayerName
+	if l.Infra != nil && l.Infra.Enabled.value(true) {
+		out = append(out, drift.LayerInfra)
+	}
+	if l.Node != nil && l.Node.Enabled.value(true) {
+		out = append(out, drift.LayerNode)
+	}
+	if l.App != nil && l.App.Enabled.value(true) {
+		out = append(out, drift.LayerApp)
+	}
+	return out
+}
+
+// Switch is an optional boolean: absent means the default.
+type Switch struct {
+	set, on bool
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (s *Switch) UnmarshalYAML(n *yamlNode) error {
+	var b bool
+	if err := n.Decode(&b); err != nil {
+		return typeError(n, "expected true or false, got %q", n.Value)
+	}
+	*s = Switch{set: true, on: b}
+	return nil
+}
+
+func (s Switch) value(def bool) bool {
+	if s.set {
+		return s.on
+	}
+	return def
+}
+
+// Infra configures the Terraform layer.
+type Infra struct {
+	// Enabled can switch the layer off while keeping its settings.
+	Enabled Switch `yaml:"enabled"`
+	// Binary is the terraform or tofu executable. It defaults to terraform
+	// on PATH.
+	Binary string `yaml:"binary"`
+	// Parallelism bounds the stacks planned at once. It defaults to 4.
+	Parallelism int `yaml:"parallelism"`
+	// Timeout bounds one stack's init, plan and show. It defaults to 10m.
+	Timeout Duration `yaml:"timeout"`
+	// Lock makes plans take the state lock. It defaults to false, so a
+	// periodic check never blocks someone's apply.
+	Lock bool `yaml:"lock"`
+	// PluginCacheDir is shared by every stack's init.
+	PluginCacheDir string `yaml:"plugin_cache_dir"`
+	// Env is added to every terraform process. Reference secrets with
+	// their own *_FILE mechanisms; do not inline them.
+	Env map[string]string `yaml:"env"`
+	// Stacks lists the Terraform root modules to check.
+	Stacks []Stack `yaml:"stacks"`
+}
+
+// Stack is one Terraform root module in the repo.
+type Stack struct {
+	// Name identifies the stack in reports. It defaults to Dir.
+	Name string `yaml:"name"`
+	// Dir is the stack's directory, relative to the repo root.
+	Dir string `yaml:"dir"`
+	// Workspace selects a Terraform workspace.
+	Workspace string `yaml:"workspace"`
+	// VarFiles are passed as -var-file, relative to Dir.
+	VarFiles []string `yaml:"var_files"`
+	// Env is added to this stack's terraform processes.
+	Env map[string]string `yaml:"env"`
+	// Timeout overrides the layer's timeout for this stack.
+	Timeout Duration `yaml:"timeout"`
+}
+
+// Node configures the node layer.
+type Node struct {
+	// Enabled can switch the layer off while keeping its settings.
+	Enabled Switch `yaml:"enabled"`
+	// Inventory is the inventory file, relative to the repo root.
+	Inventory string `yaml:"inventory"`
+	// RolesDir holds one directory of desired files per role.
+	RolesDir string `yaml:"roles_dir"`
+	// Scopes are the managed path globs on every node.
+	Scopes []string `yaml:"scopes"`
+	// Transport is ssh (the default) or local.
+	Transport string `yaml:"transport"`
+	// LocalRoot is the mounted host root for the local transport.
+	LocalRoot string `yaml:"local_root"`
+	// SSH holds the SSH client settings.
+	SSH NodeSSH `yaml:"ssh"`
+	// Parallelism bounds the nodes fetched at once. It defaults to 16.
+	Parallelism int `yaml:"parallelism"`
+	// Timeout bounds one node's fetch. It defaults to 30s.
+	Timeout Duration `yaml:"timeout"`
+}
+
+// NodeSSH references the SSH credentials for nodes.
+type NodeSSH struct {
+	// KeyFile is the private key file.
+	KeyFile string `yaml:"key_file"`
+	// UseAgent authenticates through $SSH_AUTH_SOCK.
+	UseAgent bool `yaml:"use_agent"`
+	// KnownHostsFile verifies every node's and jump host's key.
+	KnownHostsFile string `yaml:"known_hosts_file"`
+}
+
+// App configures the Kubernetes layer.
+type App struct {
+	// Enabled can switch the layer off while keeping its settings.
+	Enabled Switch `yaml:"enabled"`
+	// Paths are directories of manifests or kustomizations in the repo.
+	Paths []string `yaml:"paths"`
+	// Kubeconfig is a kubeconfig file. Empty means in-cluster config, or
+	// $KUBECONFIG.
+	Kubeconfig string `yaml:"kubeconfig"`
+	// Context selects a kubeconfig context.
+	Context string `yaml:"context"`
+	// DefaultNamespace is given to namespaced objects that have none.
+	DefaultNamespace string `yaml:"default_namespace"`
+	// QPS and Burst set the client's rate limit.
+	QPS   float32 `yaml:"qps"`
+	Burst int     `yaml:"burst"`
+	// Timeout bounds one target's check. It defaults to 1m.
+	Timeout Duration `yaml:"timeout"`
+	// Unmanaged, when set, reports live objects that Git does not know.
+	Unmanaged *Unmanaged `yaml:"unmanaged"`
+}
+
+// Unmanaged selects where live objects absent from Git are drift.
+type Unmanaged struct {
+	// Namespaces are fully managed namespaces.
+	Namespaces []string `yaml:"namespaces"`
+	// LabelSelector selects managed objects anywhere.
+	LabelSelector string `yaml:"label_selector"`
+}
+
+// IgnoreRule is the one grammar for differences that are not drift, in every
+// layer: a selector, plus JSON Pointer paths. A rule without paths ignores
+// whole objects.
+type IgnoreRule struct {
+	// Layer restricts the rule to one layer. Empty matches all.
+	Layer drift.LayerName `yaml:"layer"`
+	// Target is a glob on the target name.
+	Target string `yaml:"target"`
+	// Kind matches the object's kind (app layer) or resource type (infra).
+	Kind string `yaml:"kind"`
+	// Name is a glob on the object's name.
+	Name string `yaml:"name"`
+	// Paths are JSON Pointers (RFC 6901) to ignore within matching objects.
+	Paths []string `yaml:"paths"`
+}
+
+// Apply configures apply mode. It never runs unless asked.
+type Apply struct {
+	// Enabled allows `driftd apply`. It defaults to false.
+	Enabled bool `yaml:"enabled"`
+}

@@ -1,0 +1,256 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"go.yaml.in/yaml/v3"
+)
+
+// DefaultSchedule is the check schedule when driftd.yaml sets none.
+const DefaultSchedule = "*/5 * * * *"
+
+// LoadFile reads and validates a config file. Every error names the file and,
+// where it has one, the line.
+func LoadFile(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Load(path, b)
+}
+
+// Load decodes and validates a config. name is used in error messages.
+// Unknown keys, values of the wrong type and invalid settings are errors, all
+// of which are reported together, one per line.
+func Load(name string, b []byte) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		return nil, fmt.Errorf("%s", rewrite(name, nil, err.Error()))
+	}
+	if root.Kind == 0 {
+		return nil, fmt.Errorf("%s:1: config is empty: repo.url is required", name)
+	}
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			msgs := make([]string, 0, len(te.Errors))
+			for _, e := range te.Errors {
+				msgs = append(msgs, rewrite(name, &root, e))
+			}
+			return nil, errors.New(strings.Join(msgs, "\n"))
+		}
+		return nil, fmt.Errorf("%s", rewrite(name, &root, err.Error()))
+	}
+	c.setDefaults()
+	if errs := c.validate(); len(errs) > 0 {
+		msgs := make([]string, 0, len(errs))
+		for _, e := range errs {
+			msgs = append(msgs, fmt.Sprintf("%s:%d: %s: %s", name, lineOf(&root, e.path), strings.Join(e.path, "."), e.msg))
+		}
+		return nil, errors.New(strings.Join(msgs, "\n"))
+	}
+	return &c, nil
+}
+
+var (
+	lineRE    = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+	unknownRE = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
+)
+
+// credentialKeys are keys people try to inline secrets with.
+var credentialKeys = map[string]string{
+	"token":       "reference it with token_file or token_env",
+	"password":    "reference a token with token_file or token_env",
+	"ssh_key":     "reference it with ssh_key_file",
+	"private_key": "reference it with ssh_key_file or key_file",
+}
+
+// rewrite turns a decoder message ("line 3: field x not found in type
+// config.Repo") into "driftd.yaml:3: unknown field "x" in repo".
+func rewrite(name string, root *yaml.Node, msg string) string {
+	m := lineRE.FindStringSubmatch(msg)
+	if m == nil {
+		return fmt.Sprintf("%s: %s", name, strings.TrimPrefix(msg, "yaml: "))
+	}
+	line, _ := strconv.Atoi(m[1])
+	text := m[2]
+	if u := unknownRE.FindStringSubmatch(text); u != nil {
+		key := u[1]
+		text = fmt.Sprintf("unknown field %q", key)
+		if root != nil {
+			if p := pathOfKey(root, line, key); len(p) > 1 {
+				text += " in " + strings.Join(p[:len(p)-1], ".")
+			}
+		}
+		if hint, ok := credentialKeys[key]; ok {
+			text += ": credentials are never inlined; " + hint
+		}
+	}
+	return fmt.Sprintf("%s:%d: %s", name, line, text)
+}
+
+// fieldError is a validation error at a path of YAML keys.
+type fieldError struct {
+	path []string
+	msg  string
+}
+
+func (c *Config) setDefaults() {
+	if c.Repo.Branch == "" {
+		c.Repo.Branch = "main"
+	}
+	c.Repo.PollInterval = c.Repo.PollInterval.or(time.Minute)
+	c.Repo.Timeout = c.Repo.Timeout.or(2 * time.Minute)
+	if c.Repo.CacheDir == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			dir = os.TempDir()
+		}
+		c.Repo.CacheDir = filepath.Join(dir, "driftd", "repo")
+	}
+	if c.Schedule.Cron == nil {
+		s, _ := cron.ParseStandard(DefaultSchedule)
+		c.Schedule = Schedule{Expr: DefaultSchedule, Cron: s}
+	}
+	if in := c.Layers.Infra; in != nil {
+		if in.Binary == "" {
+			in.Binary = "terraform"
+		}
+		if in.Parallelism == 0 {
+			in.Parallelism = 4
+		}
+		in.Timeout = in.Timeout.or(10 * time.Minute)
+		for i := range in.Stacks {
+			s := &in.Stacks[i]
+			if s.Name == "" {
+				s.Name = s.Dir
+			}
+			s.Timeout = s.Timeout.or(in.Timeout.Std())
+		}
+	}
+	if n := c.Layers.Node; n != nil {
+		if n.Inventory == "" {
+			n.Inventory = "nodes/inventory.yaml"
+		}
+		if n.RolesDir == "" {
+			n.RolesDir = "nodes/roles"
+		}
+		if len(n.Scopes) == 0 {
+			n.Scopes = []string{"/etc/systemd/system/*.d/*.conf", "/etc/kubernetes/manifests/*.yaml"}
+		}
+		if n.Transport == "" {
+			n.Transport = "ssh"
+		}
+		if n.Parallelism == 0 {
+			n.Parallelism = 16
+		}
+		n.Timeout = n.Timeout.or(30 * time.Second)
+	}
+	if a := c.Layers.App; a != nil {
+		if a.DefaultNamespace == "" {
+			a.DefaultNamespace = "default"
+		}
+		if a.QPS == 0 {
+			a.QPS = 50
+		}
+		if a.Burst == 0 {
+			a.Burst = 100
+		}
+		a.Timeout = a.Timeout.or(time.Minute)
+	}
+}
+
+func (c *Config) validate() []fieldError {
+	var errs []fieldError
+	add := func(msg string, path ...string) { errs = append(errs, fieldError{path: path, msg: msg}) }
+
+	if c.Repo.URL == "" {
+		add("required: the URL of the config repository", "repo", "url")
+	}
+	a := c.Repo.Auth
+	if a.TokenFile != "" && a.TokenEnv != "" {
+		add("set token_file or token_env, not both", "repo", "auth", "token_env")
+	}
+	if a.SSHKeyFile != "" && (a.TokenFile != "" || a.TokenEnv != "") {
+		add("set an SSH key or an HTTPS token, not both", "repo", "auth", "ssh_key_file")
+	}
+
+	if in := c.Layers.Infra; in != nil {
+		if in.Parallelism < 0 {
+			add("must be at least 1", "layers", "infra", "parallelism")
+		}
+		if len(in.Stacks) == 0 && in.Enabled.value(true) {
+			add("at least one stack is required", "layers", "infra", "stacks")
+		}
+		seen := map[string]bool{}
+		for i, s := range in.Stacks {
+			idx := strconv.Itoa(i)
+			switch {
+			case s.Dir == "":
+				add("required: the stack's directory in the repo", "layers", "infra", "stacks", idx, "dir")
+			case !local(s.Dir):
+				add(fmt.Sprintf("%q must be a relative path inside the repo", s.Dir), "layers", "infra", "stacks", idx, "dir")
+			}
+			if seen[s.Name] {
+				add(fmt.Sprintf("duplicate stack name %q", s.Name), "layers", "infra", "stacks", idx, "name")
+			}
+			seen[s.Name] = true
+		}
+	}
+	if n := c.Layers.Node; n != nil {
+		switch n.Transport {
+		case "ssh":
+		case "local":
+			if n.LocalRoot == "" {
+				add("required when transport is local", "layers", "node", "local_root")
+			}
+		default:
+			add(fmt.Sprintf("unknown transport %q: use ssh or local", n.Transport), "layers", "node", "transport")
+		}
+		for i, s := range n.Scopes {
+			if !strings.HasPrefix(s, "/") {
+				add(fmt.Sprintf("scope %q must be an absolute path glob", s), "layers", "node", "scopes", strconv.Itoa(i))
+			} else if _, err := filepath.Match(s, "/"); err != nil {
+				add(fmt.Sprintf("scope %q is not a valid glob: %v", s, err), "layers", "node", "scopes", strconv.Itoa(i))
+			}
+		}
+	}
+	if a := c.Layers.App; a != nil && len(a.Paths) == 0 && a.Enabled.value(true) {
+		add("at least one path is required", "layers", "app", "paths")
+	}
+	for i, r := range c.Ignore {
+		idx := strconv.Itoa(i)
+		switch r.Layer {
+		case "", "infra", "node", "app":
+		default:
+			add(fmt.Sprintf("unknown layer %q: use infra, node or app", r.Layer), "ignore", idx, "layer")
+		}
+		for _, g := range []struct{ key, v string }{{"target", r.Target}, {"name", r.Name}} {
+			if _, err := filepath.Match(g.v, ""); err != nil {
+				add(fmt.Sprintf("%q is not a valid glob: %v", g.v, err), "ignore", idx, g.key)
+			}
+		}
+		for j, p := range r.Paths {
+			if !strings.HasPrefix(p, "/") {
+				add(fmt.Sprintf("%q is not a JSON Pointer: it must start with /", p), "ignore", idx, "paths", strconv.Itoa(j))
+			}
+		}
+	}
+	return errs
+}
+
+// local reports whether p is a relative path that stays inside its root.
+func local(p string) bool { return filepath.IsLocal(p) }

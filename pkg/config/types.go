@@ -1,0 +1,75 @@
+package config
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"go.yaml.in/yaml/v3"
+)
+
+type yamlNode = yaml.Node
+
+// typeError reports a bad value at n's line in the form the YAML decoder
+// uses, so that it is collected with the decoder's own errors.
+func typeError(n *yaml.Node, format string, args ...any) error {
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %s", n.Line, fmt.Sprintf(format, args...))}}
+}
+
+// Duration is a time.Duration written as a Go duration string ("90s", "5m").
+type Duration time.Duration
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return typeError(n, "invalid duration: expected a string such as \"5m\"")
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return typeError(n, "invalid duration %q: use a number with a unit, such as \"30s\" or \"5m\"", n.Value)
+	}
+	if v < 0 {
+		return typeError(n, "invalid duration %q: must not be negative", n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML implements yaml.Marshaler.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// Std returns d as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// or returns d, or def when d is zero.
+func (d Duration) or(def time.Duration) Duration {
+	if d == 0 {
+		return Duration(def)
+	}
+	return d
+}
+
+// Schedule is a cron expression in the standard five-field form, or a
+// descriptor such as "@every 5m" or "@hourly".
+type Schedule struct {
+	// Expr is the expression as written.
+	Expr string
+	// Cron is the parsed schedule.
+	Cron cron.Schedule
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (s *Schedule) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return typeError(n, "invalid schedule: expected a cron expression such as \"*/5 * * * *\"")
+	}
+	c, err := cron.ParseStandard(n.Value)
+	if err != nil {
+		return typeError(n, "invalid schedule %q: %v", n.Value, err)
+	}
+	*s = Schedule{Expr: n.Value, Cron: c}
+	return nil
+}
+
+// MarshalYAML implements yaml.Marshaler.
+func (s Schedule) MarshalYAML() (any, error) { return s.Expr, nil }
