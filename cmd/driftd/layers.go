@@ -1,0 +1,33 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/driftd/driftd/pkg/config"
+	"github.com/driftd/driftd/pkg/drift"
+)
+
+// errNoLayer is returned when the config enables no layer at all.
+var errNoLayer = errors.New("no layer is enabled: configure at least one of layers.infra, layers.node or layers.app in the config")
+
+// buildLayers wires the enabled layers from the config, explicitly: there is
+// no registry.
+func buildLayers(cfg *config.Config, only []string, logger *slog.Logger) ([]drift.Layer, error) {
+	names, err := selectLayers(cfg.Layers.Enabled(), only)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return nil, errNoLayer
+	}
+	var layers []drift.Layer
+	for _, n := range names {
+		switch n {
+		default:
+			return nil, fmt.Errorf("layer %s is not available in this build of driftd", n)
+		}
+	}
+	return layers, nil
+}

@@ -1,0 +1,155 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/driftd/driftd/pkg/drift"
+)
+
+// TextOptions controls the text renderer.
+type TextOptions struct {
+	// Color adds ANSI colours, as git and terraform do on a terminal.
+	Color bool
+}
+
+const (
+	ansiReset  = "\x1b[0m"
+	ansiBold   = "\x1b[1m"
+	ansiRed    = "\x1b[31m"
+	ansiGreen  = "\x1b[32m"
+	ansiYellow = "\x1b[33m"
+	ansiCyan   = "\x1b[36m"
+)
+
+type painter bool
+
+func (p painter) paint(code, s string) string {
+	if !p || s == "" {
+		return s
+	}
+	return code + s + ansiReset
+}
+
+func (p painter) status(s drift.Status) string {
+	switch s {
+	case drift.StatusInSync:
+		return p.paint(ansiGreen, string(s))
+	case drift.StatusDrifted:
+		return p.paint(ansiYellow, string(s))
+	default:
+		return p.paint(ansiRed, string(s))
+	}
+}
+
+// WriteText writes a summary table of every target, then each finding with
+// its unified diff, then one summary line.
+func WriteText(w io.Writer, r drift.Report, o TextOptions) error {
+	p := painter(o.Color)
+	var b strings.Builder
+	fmt.Fprintf(&b, "Revision %s", shortRev(r.Revision))
+	if r.Source.URL != "" {
+		fmt.Fprintf(&b, " of %s", r.Source.URL)
+		if r.Source.Branch != "" {
+			fmt.Fprintf(&b, " (branch %s)", r.Source.Branch)
+		}
+	}
+	b.WriteString("\n")
+	if !r.Source.Synced {
+		msg := "Warning: the repository could not be synced"
+		if r.Revision != "" {
+			msg += "; checked the last good revision instead"
+		}
+		fmt.Fprintf(&b, "%s:\n  %s\n", p.paint(ansiRed, msg), r.Source.Error)
+	}
+	b.WriteString("\n")
+
+	if len(r.Layers) > 0 {
+		var tb strings.Builder
+		tw := tabwriter.NewWriter(&tb, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "LAYER\tTARGET\tSTATUS\tFINDINGS\tERROR")
+		for _, l := range r.Layers {
+			if l.Error != "" {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", l.Layer, "*", p.status(drift.StatusUnknown), "-", firstLine(l.Error))
+			}
+			for _, t := range l.Targets {
+				n := fmt.Sprint(len(t.Findings))
+				if t.Status == drift.StatusUnknown && len(t.Findings) == 0 {
+					n = "-"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", l.Layer, t.Name, p.status(t.Status), n, firstLine(t.Error))
+			}
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		for _, line := range strings.Split(strings.TrimSuffix(tb.String(), "\n"), "\n") {
+			b.WriteString(strings.TrimRight(line, " ") + "\n")
+		}
+	}
+
+	for _, l := range r.Layers {
+		if l.Error != "" && strings.Contains(l.Error, "\n") {
+			fmt.Fprintf(&b, "\n%s %s:\n%s\n", p.paint(ansiBold, "Error in layer"), l.Layer, indent(l.Error))
+		}
+		for _, t := range l.Targets {
+			if t.Error != "" && strings.Contains(t.Error, "\n") {
+				fmt.Fprintf(&b, "\n%s %s/%s:\n%s\n", p.paint(ansiBold, "Error in"), l.Layer, t.Name, indent(t.Error))
+			}
+			for _, f := range t.Findings {
+				fmt.Fprintf(&b, "\n%s %s (%s)\n", p.paint(ansiBold, fmt.Sprintf("%s/%s:", l.Layer, t.Name)), p.paint(ansiBold, f.Object), f.Change)
+				writeDiff(&b, f.Diff, p)
+			}
+		}
+	}
+
+	s := r.Summarize()
+	fmt.Fprintf(&b, "\n%s %d finding(s); %d target(s) drifted, %d could not be checked, %d in sync.\n",
+		p.paint(ansiBold, "Summary:"), s.Findings, s.Drifted, s.Unknown, s.InSync)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeDiff(b *strings.Builder, diff string, p painter) {
+	if diff == "" {
+		return
+	}
+	for _, line := range strings.SplitAfter(strings.TrimSuffix(diff, "\n"), "\n") {
+		text := strings.TrimSuffix(line, "\n")
+		switch {
+		case strings.HasPrefix(text, "+++"), strings.HasPrefix(text, "---"):
+			text = p.paint(ansiBold, text)
+		case strings.HasPrefix(text, "@@"):
+			text = p.paint(ansiCyan, text)
+		case strings.HasPrefix(text, "+"):
+			text = p.paint(ansiGreen, text)
+		case strings.HasPrefix(text, "-"):
+			text = p.paint(ansiRed, text)
+		}
+		b.WriteString("  " + text + "\n")
+	}
+}
+
+func shortRev(r string) string {
+	if r == "" {
+		return "(none)"
+	}
+	if len(r) == 40 {
+		return r[:12]
+	}
+	return r
+}
+
+func firstLine(s string) string {
+	first, _, found := strings.Cut(s, "\n")
+	if found {
+		return first + " (…)"
+	}
+	return first
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ")
+}

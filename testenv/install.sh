@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Installs everything the integration tests and the demo need, idempotently:
+# Debian packages, and Go-built binaries cached under $DRIFTD_CACHE (outside
+# the git tree, keyed by version), so a warm machine skips all the work.
+#
+#   testenv/install.sh [COMPONENT...]     components: packages terraform (default: all)
+#
+# It prints nothing but progress; testenv/env.sh prints the resulting paths.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+. "$here/versions.sh"
+
+packages() {
+	local want=(openssh-server git iproute2 util-linux)
+	local missing=()
+	for p in "${want[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	log "installing Debian packages: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# go_install BIN_DIR MODULE@VERSION: builds one Go binary into BIN_DIR once.
+go_install() {
+	local dir=$1 mod=$2
+	mkdir -p "$dir"
+	GOBIN=$dir GOFLAGS=-mod=mod go install "$mod"
+}
+
+terraform() {
+	local bin=$DRIFTD_CACHE/bin/terraform-$TERRAFORM_VERSION
+	if [ ! -x "$bin/terraform" ]; then
+		log "building terraform $TERRAFORM_VERSION (about 3 minutes cold)"
+		go_install "$bin.tmp" "github.com/hashicorp/terraform@v$TERRAFORM_VERSION"
+		rm -rf "$bin" && mv "$bin.tmp" "$bin"
+	fi
+	local name version pseudo
+	for spec in "${TF_PROVIDERS[@]}"; do
+		read -r name version pseudo <<<"$spec"
+		local dest=$TF_MIRROR/registry.terraform.io/hashicorp/$name/$version/linux_amd64
+		local file=$dest/terraform-provider-${name}_v$version
+		[ -x "$file" ] && continue
+		log "building terraform provider $name $version"
+		local tmp=$DRIFTD_CACHE/build/provider-$name-$version
+		go_install "$tmp" "github.com/terraform-providers/terraform-provider-$name@$pseudo"
+		mkdir -p "$dest"
+		cp "$tmp/terraform-provider-$name" "$file.tmp" && mv "$file.tmp" "$file"
+	done
+	cat >"$TF_CLI_CONFIG.tmp" <<CONF
+disable_checkpoint = true
+provider_installation {
+  filesystem_mirror {
+    path    = "$TF_MIRROR"
+    include = ["registry.terraform.io/hashicorp/*"]
+  }
+}
+CONF
+	mv "$TF_CLI_CONFIG.tmp" "$TF_CLI_CONFIG"
+}
+
+components=("$@")
+[ ${#components[@]} -eq 0 ] && components=(packages terraform)
+mkdir -p "$DRIFTD_CACHE"
+for c in "${components[@]}"; do
+	case $c in
+	packages | terraform) "$c" ;;
+	*) die "unknown component $c" ;;
+	esac
+done

@@ -1,0 +1,11 @@
+# shellcheck shell=bash
+# Pinned versions of every tool the test environments build. Changing one
+# rebuilds only that tool, because caches are keyed on these versions.
+TERRAFORM_VERSION=1.5.7
+# name, registry version, module proxy pseudo-version that carries that code.
+TF_PROVIDERS=(
+	"local 2.9.0 v1.4.1-0.20260513075820-3561e410f9fe"
+)
+TF_MIRROR=$DRIFTD_CACHE/terraform-mirror
+TF_CLI_CONFIG=$DRIFTD_CACHE/terraformrc
+TERRAFORM_BIN=$DRIFTD_CACHE/bin/terraform-$TERRAFORM_VERSION/terraform
