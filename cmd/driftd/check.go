@@ -97,7 +97,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 
-	var src engine.Source = source.NewGit(cfg.Repo, logger)
+	var src engine.Source = source.NewGit(cfg.Repo, cfg.CacheDir, logger)
 	if f.repo != "" {
 		src = source.NewLocal(f.repo)
 	}

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
+	"github.com/driftd/driftd/pkg/layers/infra"
 )
 
 // errNoLayer is returned when the config enables no layer at all.
@@ -25,6 +27,8 @@ func buildLayers(cfg *config.Config, only []string, logger *slog.Logger) ([]drif
 	var layers []drift.Layer
 	for _, n := range names {
 		switch n {
+		case drift.LayerInfra:
+			layers = append(layers, infra.New(*cfg.Layers.Infra, filepath.Join(cfg.CacheDir, "terraform"), logger.With("layer", n)))
 		default:
 			return nil, fmt.Errorf("layer %s is not available in this build of driftd", n)
 		}

@@ -38,7 +38,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "driftd serve: %v\n", err)
 		return 1
 	}
-	rep := engine.New(source.NewGit(cfg.Repo, logger), layers, logger).Run(ctx)
+	rep := engine.New(source.NewGit(cfg.Repo, cfg.CacheDir, logger), layers, logger).Run(ctx)
 	s := rep.Summarize()
 	logger.Info("check finished", "revision", rep.Revision, "status", rep.Status,
 		"findings", s.Findings, "targets_drifted", s.Drifted, "targets_unknown", s.Unknown)

@@ -19,6 +19,9 @@ type Config struct {
 	Ignore []IgnoreRule `yaml:"ignore"`
 	// Apply holds the settings of apply mode, which is off by default.
 	Apply Apply `yaml:"apply"`
+	// CacheDir holds driftd's working state: the clone and Terraform's data.
+	// It defaults to $XDG_CACHE_HOME/driftd. Nothing in it needs a backup.
+	CacheDir string `yaml:"cache_dir"`
 }
 
 // Repo locates the config repository.
@@ -32,8 +35,6 @@ type Repo struct {
 	PollInterval Duration `yaml:"poll_interval"`
 	// Timeout bounds one clone or fetch. It defaults to 2m.
 	Timeout Duration `yaml:"timeout"`
-	// CacheDir holds the clone. It defaults to $XDG_CACHE_HOME/driftd/repo.
-	CacheDir string `yaml:"cache_dir"`
 	// Auth references the credentials. Values are never inlined.
 	Auth RepoAuth `yaml:"auth"`
 }

@@ -114,12 +114,12 @@ func (c *Config) setDefaults() {
 	}
 	c.Repo.PollInterval = c.Repo.PollInterval.or(time.Minute)
 	c.Repo.Timeout = c.Repo.Timeout.or(2 * time.Minute)
-	if c.Repo.CacheDir == "" {
+	if c.CacheDir == "" {
 		dir, err := os.UserCacheDir()
 		if err != nil {
 			dir = os.TempDir()
 		}
-		c.Repo.CacheDir = filepath.Join(dir, "driftd", "repo")
+		c.CacheDir = filepath.Join(dir, "driftd")
 	}
 	if c.Schedule.Cron == nil {
 		s, _ := cron.ParseStandard(DefaultSchedule)

@@ -25,9 +25,10 @@ type Git struct {
 	logger *slog.Logger
 }
 
-// NewGit returns a Git source for cfg. Nothing is fetched until Sync.
-func NewGit(cfg config.Repo, logger *slog.Logger) *Git {
-	return &Git{cfg: cfg, dir: filepath.Join(cfg.CacheDir, "checkout"), logger: logger}
+// NewGit returns a Git source for cfg that keeps its clone under cacheDir.
+// Nothing is fetched until Sync.
+func NewGit(cfg config.Repo, cacheDir string, logger *slog.Logger) *Git {
+	return &Git{cfg: cfg, dir: filepath.Join(cacheDir, "repo"), logger: logger}
 }
 
 // Sync fetches the branch, force-pushes included, and checks out its head. If

@@ -28,7 +28,7 @@ func TestGitOverSSH(t *testing.T) {
 	cfg := repoConfig(t, url)
 	cfg.Auth.SSHKeyFile = sshd.KeyFile
 	cfg.Auth.KnownHostsFile = sshd.KnownHosts
-	g := NewGit(cfg, discard())
+	g := NewGit(cfg, t.TempDir(), discard())
 
 	snap, st, err := g.Sync(t.Context())
 	if err != nil {
@@ -70,7 +70,7 @@ func TestGitOverSSHWrongHostKey(t *testing.T) {
 	cfg.Auth.SSHKeyFile = sshd.KeyFile
 	cfg.Auth.KnownHostsFile = kh
 
-	g := NewGit(cfg, discard())
+	g := NewGit(cfg, t.TempDir(), discard())
 	_, st, err := g.Sync(t.Context())
 	if err == nil {
 		t.Fatal("clone with a wrong host key succeeded")
@@ -96,7 +96,7 @@ func TestGitOverSSHWrongHostKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Auth.KnownHostsFile = empty
-	if _, _, err := NewGit(cfg, discard()).Sync(t.Context()); !errors.Is(err, ErrHostKey) || !strings.Contains(err.Error(), "is not in") {
+	if _, _, err := NewGit(cfg, t.TempDir(), discard()).Sync(t.Context()); !errors.Is(err, ErrHostKey) || !strings.Contains(err.Error(), "is not in") {
 		t.Errorf("unknown host: err = %v, want an ErrHostKey saying it is not in known_hosts", err)
 	}
 }

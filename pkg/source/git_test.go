@@ -10,7 +10,7 @@ import (
 func TestGitCloneAndFollow(t *testing.T) {
 	r := newRemote(t)
 	rev1 := r.commit("first", map[string]string{"app/a.yaml": "v1\n"})
-	g := NewGit(repoConfig(t, "file://"+r.bare), discard())
+	g := NewGit(repoConfig(t, "file://"+r.bare), t.TempDir(), discard())
 
 	snap, st, err := g.Sync(t.Context())
 	if err != nil {
@@ -40,7 +40,7 @@ func TestGitFollowsForcePush(t *testing.T) {
 	r := newRemote(t)
 	rev1 := r.commit("base", map[string]string{"a.yaml": "base\n"})
 	r.commit("bad", map[string]string{"a.yaml": "bad\n", "bad.yaml": "x\n"})
-	g := NewGit(repoConfig(t, "file://"+r.bare), discard())
+	g := NewGit(repoConfig(t, "file://"+r.bare), t.TempDir(), discard())
 	if _, _, err := g.Sync(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestGitFollowsForcePush(t *testing.T) {
 func TestGitUnreachableKeepsLastGood(t *testing.T) {
 	r := newRemote(t)
 	rev1 := r.commit("first", map[string]string{"a.yaml": "v1\n"})
-	g := NewGit(repoConfig(t, "file://"+r.bare), discard())
+	g := NewGit(repoConfig(t, "file://"+r.bare), t.TempDir(), discard())
 	if _, _, err := g.Sync(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestGitUnreachableKeepsLastGood(t *testing.T) {
 }
 
 func TestGitUnreachableWithoutCheckout(t *testing.T) {
-	g := NewGit(repoConfig(t, "file://"+filepath.Join(t.TempDir(), "missing.git")), discard())
+	g := NewGit(repoConfig(t, "file://"+filepath.Join(t.TempDir(), "missing.git")), t.TempDir(), discard())
 	_, st, err := g.Sync(t.Context())
 	if err == nil {
 		t.Fatal("no error without any checkout")
@@ -123,7 +123,7 @@ func TestGitMissingBranch(t *testing.T) {
 	r.commit("first", map[string]string{"a.yaml": "v1\n"})
 	cfg := repoConfig(t, "file://"+r.bare)
 	cfg.Branch = "release"
-	_, _, err := NewGit(cfg, discard()).Sync(t.Context())
+	_, _, err := NewGit(cfg, t.TempDir(), discard()).Sync(t.Context())
 	if err == nil || !strings.Contains(err.Error(), "branch release") {
 		t.Fatalf("err = %v, want one naming branch release", err)
 	}

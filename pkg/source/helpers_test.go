@@ -72,7 +72,6 @@ func repoConfig(t *testing.T, url string) config.Repo {
 		URL:      url,
 		Branch:   "main",
 		Timeout:  config.Duration(30 * time.Second),
-		CacheDir: t.TempDir(),
 	}
 }
 

@@ -46,7 +46,7 @@ func TestGitHTTPSToken(t *testing.T) {
 	}
 	cfg := repoConfig(t, url)
 	cfg.Auth.TokenFile = tokenFile
-	snap, st, err := NewGit(cfg, discard()).Sync(t.Context())
+	snap, st, err := NewGit(cfg, t.TempDir(), discard()).Sync(t.Context())
 	if err != nil || snap.Revision != rev || !st.Synced {
 		t.Fatalf("token from file: revision %s synced %v err %v", snap.Revision, st.Synced, err)
 	}
@@ -54,14 +54,14 @@ func TestGitHTTPSToken(t *testing.T) {
 	t.Setenv("DRIFTD_TEST_TOKEN", token)
 	cfg = repoConfig(t, url)
 	cfg.Auth.TokenEnv = "DRIFTD_TEST_TOKEN"
-	if snap, _, err := NewGit(cfg, discard()).Sync(t.Context()); err != nil || snap.Revision != rev {
+	if snap, _, err := NewGit(cfg, t.TempDir(), discard()).Sync(t.Context()); err != nil || snap.Revision != rev {
 		t.Fatalf("token from env: revision %s err %v", snap.Revision, err)
 	}
 
 	t.Setenv("DRIFTD_TEST_TOKEN", "wrong-token-value")
 	cfg = repoConfig(t, url)
 	cfg.Auth.TokenEnv = "DRIFTD_TEST_TOKEN"
-	_, st, err = NewGit(cfg, discard()).Sync(t.Context())
+	_, st, err = NewGit(cfg, t.TempDir(), discard()).Sync(t.Context())
 	if err == nil {
 		t.Fatal("wrong token accepted")
 	}
@@ -75,7 +75,7 @@ func TestGitHTTPSToken(t *testing.T) {
 	}
 
 	cfg.Auth.TokenEnv = "DRIFTD_TEST_UNSET_VAR"
-	if _, _, err := NewGit(cfg, discard()).Sync(t.Context()); err == nil || !strings.Contains(err.Error(), "DRIFTD_TEST_UNSET_VAR is empty or unset") {
+	if _, _, err := NewGit(cfg, t.TempDir(), discard()).Sync(t.Context()); err == nil || !strings.Contains(err.Error(), "DRIFTD_TEST_UNSET_VAR is empty or unset") {
 		t.Errorf("unset token env: err = %v", err)
 	}
 }

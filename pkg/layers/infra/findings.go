@@ -1,0 +1,190 @@
+package infra
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+
+	tfjson "github.com/hashicorp/terraform-json"
+
+	"github.com/driftd/driftd/pkg/drift"
+)
+
+const (
+	sensitiveText = "(sensitive value)"
+	unknownText   = "(known after apply)"
+)
+
+// Findings turns a plan into findings. It is pure: the same plan always gives
+// the same findings, and no value the plan marks sensitive is ever copied
+// into one.
+func Findings(p *tfjson.Plan) []drift.Finding {
+	var out []drift.Finding
+	drifted := map[string]*tfjson.ResourceChange{}
+	for _, rc := range p.ResourceDrift {
+		if rc == nil || rc.Change == nil || rc.Change.Actions.NoOp() {
+			continue
+		}
+		drifted[rc.Address] = rc
+		out = append(out, drift.Finding{
+			Object:  rc.Address,
+			Change:  drift.ChangeDrifted,
+			Diff:    driftDiff(rc),
+			Details: details(rc),
+		})
+	}
+	for _, rc := range p.ResourceChanges {
+		if rc == nil || rc.Change == nil || rc.Change.Actions.NoOp() || rc.Change.Actions.Read() {
+			continue
+		}
+		if d, ok := drifted[rc.Address]; ok && onlyUndoes(rc.Change, d.Change) {
+			// Applying Git would just restore what Terraform last recorded:
+			// that is the drift itself, not a pending change.
+			continue
+		}
+		out = append(out, drift.Finding{
+			Object:  rc.Address,
+			Change:  drift.ChangePending,
+			Diff:    changeDiff(rc.Address, rc.Change, verb(rc.Change.Actions)),
+			Details: details(rc),
+		})
+	}
+	for name, oc := range p.OutputChanges {
+		if oc == nil || oc.Actions.NoOp() {
+			continue
+		}
+		addr := "output." + name
+		out = append(out, drift.Finding{
+			Object:  addr,
+			Change:  drift.ChangePending,
+			Diff:    changeDiff(addr, oc, verb(oc.Actions)),
+			Details: map[string]any{"actions": actionStrings(oc.Actions)},
+		})
+	}
+	return out
+}
+
+// onlyUndoes reports whether the planned change puts back exactly the values
+// Terraform recorded before the drift: every attribute of the planned result
+// that is known equals its recorded value.
+func onlyUndoes(planned, driftChange *tfjson.Change) bool {
+	recorded := flatten(driftChange.Before)
+	after := flatten(planned.After)
+	unknown := markSet(planned.AfterUnknown)
+	for _, k := range sortedKeys(recorded, after) {
+		if unknown.covers(k) {
+			continue
+		}
+		rv, rok := recorded[k]
+		av, aok := after[k]
+		if rok != aok || !reflect.DeepEqual(rv, av) {
+			return false
+		}
+	}
+	return true
+}
+
+func details(rc *tfjson.ResourceChange) map[string]any {
+	d := map[string]any{
+		"actions":       actionStrings(rc.Change.Actions),
+		"type":          rc.Type,
+		"provider_name": rc.ProviderName,
+	}
+	if rc.ModuleAddress != "" {
+		d["module"] = rc.ModuleAddress
+	}
+	return d
+}
+
+func actionStrings(a tfjson.Actions) []string {
+	out := make([]string, len(a))
+	for i, x := range a {
+		out[i] = string(x)
+	}
+	return out
+}
+
+func verb(a tfjson.Actions) string {
+	switch {
+	case a.Create():
+		return "will be created"
+	case a.Delete():
+		return "will be destroyed"
+	case a.Replace():
+		return "must be replaced"
+	case a.Update():
+		return "will be updated in-place"
+	default:
+		return "will change (" + strings.Join(actionStrings(a), ", ") + ")"
+	}
+}
+
+// driftDiff describes how reality departs from what Terraform recorded.
+func driftDiff(rc *tfjson.ResourceChange) string {
+	if rc.Change.After == nil || rc.Change.Actions.Delete() {
+		return changeDiff(rc.Address, rc.Change, "has been deleted outside of Terraform")
+	}
+	return changeDiff(rc.Address, rc.Change, "has changed outside of Terraform")
+}
+
+// changeDiff renders a change attribute by attribute, in terraform's plan
+// notation: + added, - removed, ~ changed. Sensitive values are masked and
+// values not yet known are shown as such.
+func changeDiff(addr string, c *tfjson.Change, headline string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s %s\n", addr, headline)
+	before, after := flatten(c.Before), flatten(c.After)
+	if c.Before != nil && !isObject(c.Before) {
+		before = map[string]any{"value": c.Before}
+	}
+	if c.After != nil && !isObject(c.After) {
+		after = map[string]any{"value": c.After}
+	}
+	bs, as := markSet(c.BeforeSensitive), markSet(c.AfterSensitive)
+	unknown := markSet(c.AfterUnknown)
+	show := func(v any, path string, sens marks) string {
+		if sens.covers(path) || (path == "value" && sens[""]) {
+			return sensitiveText
+		}
+		return render(v)
+	}
+	for _, k := range sortedKeys(before, after, keysOf(unknown)) {
+		bv, bok := before[k]
+		av, aok := after[k]
+		unk := c.After != nil && unknown.covers(k)
+		switch {
+		case unk && bok:
+			fmt.Fprintf(&b, "  ~ %s = %s -> %s\n", k, show(bv, k, bs), unknownText)
+		case unk:
+			fmt.Fprintf(&b, "  + %s = %s\n", k, unknownText)
+		case bok && !aok:
+			if bv == nil {
+				continue
+			}
+			fmt.Fprintf(&b, "  - %s = %s\n", k, show(bv, k, bs))
+		case !bok && aok:
+			if av == nil {
+				continue
+			}
+			fmt.Fprintf(&b, "  + %s = %s\n", k, show(av, k, as))
+		case !reflect.DeepEqual(bv, av) || bs.covers(k) != as.covers(k):
+			fmt.Fprintf(&b, "  ~ %s = %s -> %s\n", k, show(bv, k, bs), show(av, k, as))
+		}
+	}
+	return b.String()
+}
+
+func isObject(v any) bool {
+	_, ok := v.(map[string]any)
+	return ok
+}
+
+func keysOf(m marks) map[string]any {
+	out := make(map[string]any, len(m))
+	for k := range m {
+		if k != "" {
+			out[k] = nil
+		}
+	}
+	return out
+}

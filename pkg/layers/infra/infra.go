@@ -1,0 +1,90 @@
+package infra
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/driftd/driftd/pkg/config"
+	"github.com/driftd/driftd/pkg/drift"
+)
+
+// Layer checks Terraform stacks.
+type Layer struct {
+	cfg     config.Infra
+	workDir string
+	logger  *slog.Logger
+}
+
+// New returns the infra layer. workDir holds driftd's own Terraform data
+// (TF_DATA_DIR per stack, plan files, the shared plugin cache), so that the
+// checkout is never written to.
+func New(cfg config.Infra, workDir string, logger *slog.Logger) *Layer {
+	if cfg.PluginCacheDir == "" {
+		cfg.PluginCacheDir = filepath.Join(workDir, "plugin-cache")
+	}
+	return &Layer{cfg: cfg, workDir: workDir, logger: logger}
+}
+
+// Name implements drift.Layer.
+func (l *Layer) Name() drift.LayerName { return drift.LayerInfra }
+
+// Check plans every stack, at most cfg.Parallelism at once, each under its
+// own timeout. A stack that fails is unknown with its error; the others are
+// still reported.
+func (l *Layer) Check(ctx context.Context, snap drift.Snapshot) ([]drift.TargetResult, error) {
+	if err := os.MkdirAll(l.cfg.PluginCacheDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create plugin cache: %w", err)
+	}
+	results := make([]drift.TargetResult, len(l.cfg.Stacks))
+	sem := make(chan struct{}, max(1, l.cfg.Parallelism))
+	var wg sync.WaitGroup
+	for i, st := range l.cfg.Stacks {
+		wg.Go(func() {
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done():
+				results[i] = drift.Fail(st.Name, fmt.Errorf("stack %s: not started: %w", st.Name, ctx.Err()))
+				return
+			}
+			results[i] = l.checkStack(ctx, snap, st)
+		})
+	}
+	wg.Wait()
+	return results, nil
+}
+
+func (l *Layer) checkStack(ctx context.Context, snap drift.Snapshot, st config.Stack) drift.TargetResult {
+	start := time.Now()
+	logger := l.logger.With("target", st.Name)
+	ctx, cancel := context.WithTimeout(ctx, st.Timeout.Std())
+	defer cancel()
+
+	plan, err := l.plan(ctx, snap, st)
+	res := drift.TargetResult{Name: st.Name, Duration: time.Since(start)}
+	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			err = fmt.Errorf("stack %s: timed out after %s: %w", st.Name, st.Timeout.Std(), err)
+		}
+		res.Error = err.Error()
+		logger.Warn("stack check failed", "duration_seconds", res.Duration.Seconds(), "err", err)
+		return res
+	}
+	res.Findings = Findings(plan)
+	logger.Debug("stack checked", "findings", len(res.Findings), "duration_seconds", res.Duration.Seconds())
+	return res
+}
+
+// stackDataDir is the stack's private TF_DATA_DIR, named after the stack and
+// its directory so that renaming either starts afresh.
+func (l *Layer) stackDataDir(st config.Stack) string {
+	h := sha256.Sum256([]byte(st.Name + "\x00" + st.Dir + "\x00" + st.Workspace))
+	return filepath.Join(l.workDir, "stacks", hex.EncodeToString(h[:8]))
+}

@@ -1,0 +1,120 @@
+package infra
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-exec/tfexec"
+	tfjson "github.com/hashicorp/terraform-json"
+
+	"github.com/driftd/driftd/pkg/config"
+	"github.com/driftd/driftd/pkg/drift"
+)
+
+// interruptGrace is how long terraform gets to stop after an interrupt
+// before it is killed.
+const interruptGrace = 5 * time.Second
+
+// plan runs init, plan -out and show -json for one stack.
+func (l *Layer) plan(ctx context.Context, snap drift.Snapshot, st config.Stack) (*tfjson.Plan, error) {
+	dir := filepath.Join(snap.Dir, st.Dir)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("stack %s: directory %s not found in the repo", st.Name, st.Dir)
+	}
+	dataDir := l.stackDataDir(st)
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("stack %s: %w", st.Name, err)
+	}
+	tf, err := tfexec.NewTerraform(dir, l.cfg.Binary)
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: %w", st.Name, err)
+	}
+	if err := tf.SetEnv(l.env(st, dataDir)); err != nil {
+		return nil, fmt.Errorf("stack %s: env: %w", st.Name, err)
+	}
+	if err := tf.SetWaitDelay(interruptGrace); err != nil {
+		return nil, fmt.Errorf("stack %s: %w", st.Name, err)
+	}
+
+	if err := tf.Init(ctx, tfexec.Upgrade(false)); err != nil {
+		return nil, fmt.Errorf("stack %s: init: %w", st.Name, cleanErr(err))
+	}
+	if st.Workspace != "" {
+		if err := tf.WorkspaceSelect(ctx, st.Workspace); err != nil {
+			return nil, fmt.Errorf("stack %s: select workspace %s: %w", st.Name, st.Workspace, cleanErr(err))
+		}
+	}
+	planFile := filepath.Join(dataDir, "driftd.tfplan")
+	defer os.Remove(planFile)
+	opts := []tfexec.PlanOption{tfexec.Out(planFile), tfexec.Lock(l.cfg.Lock), tfexec.Refresh(true)}
+	for _, vf := range st.VarFiles {
+		opts = append(opts, tfexec.VarFile(vf))
+	}
+	// The boolean result mirrors -detailed-exitcode, which has known bugs;
+	// the plan JSON is what counts.
+	if _, err := tf.Plan(ctx, opts...); err != nil {
+		return nil, fmt.Errorf("stack %s: plan: %w", st.Name, cleanErr(err))
+	}
+	p, err := tf.ShowPlanFile(ctx, planFile)
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: show plan: %w", st.Name, cleanErr(err))
+	}
+	return p, nil
+}
+
+// env builds the environment of every terraform process of a stack: the
+// process environment, then the layer's and the stack's settings, then
+// driftd's own, which keep terraform's files out of the checkout.
+func (l *Layer) env(st config.Stack, dataDir string) map[string]string {
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	for k, v := range l.cfg.Env {
+		env[k] = v
+	}
+	for k, v := range st.Env {
+		env[k] = v
+	}
+	env["TF_DATA_DIR"] = dataDir
+	env["TF_PLUGIN_CACHE_DIR"] = l.cfg.PluginCacheDir
+	env["TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE"] = "1"
+	env["CHECKPOINT_DISABLE"] = "1"
+	return tfexec.CleanEnv(env)
+}
+
+// cleanErr trims terraform's stderr to its diagnostics, which carry the file
+// and line, and keeps context errors recognisable.
+func cleanErr(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	msg := strings.TrimSpace(err.Error())
+	if _, rest, ok := strings.Cut(msg, "\n"); ok && strings.HasPrefix(msg, "exit status") {
+		msg = strings.TrimSpace(rest)
+	}
+	return errors.New(stripANSI(msg))
+}
+
+func stripANSI(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0x1b && i+1 < len(s) && s[i+1] == '[' {
+			j := i + 2
+			for j < len(s) && (s[j] < '@' || s[j] > '~') {
+				j++
+			}
+			i = j
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
