@@ -69,9 +69,9 @@ func (r *remote) rewind(rev string) {
 
 func repoConfig(t *testing.T, url string) config.Repo {
 	return config.Repo{
-		URL:      url,
-		Branch:   "main",
-		Timeout:  config.Duration(30 * time.Second),
+		URL:     url,
+		Branch:  "main",
+		Timeout: config.Duration(30 * time.Second),
 	}
 }
 

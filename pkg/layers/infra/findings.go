@@ -122,7 +122,13 @@ func verb(a tfjson.Actions) string {
 // driftDiff describes how reality departs from what Terraform recorded.
 func driftDiff(rc *tfjson.ResourceChange) string {
 	if rc.Change.After == nil || rc.Change.Actions.Delete() {
-		return changeDiff(rc.Address, rc.Change, "has been deleted outside of Terraform")
+		// Listing every attribute of a vanished object helps nobody; its
+		// identity does.
+		head := fmt.Sprintf("# %s has been deleted outside of Terraform\n", rc.Address)
+		if before, ok := rc.Change.Before.(map[string]any); ok && before["id"] != nil && !markSet(rc.Change.BeforeSensitive).covers("id") {
+			head += fmt.Sprintf("  - id = %s\n", render(before["id"]))
+		}
+		return head
 	}
 	return changeDiff(rc.Address, rc.Change, "has changed outside of Terraform")
 }

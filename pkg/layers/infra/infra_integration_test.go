@@ -3,11 +3,15 @@
 package infra
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -65,4 +69,202 @@ resource "local_file" "extra" {
 	if got := motd.Details["actions"]; !slices.Equal(got.([]string), []string{"delete", "create"}) {
 		t.Errorf("motd actions = %v, want replace (delete, create)", got)
 	}
+}
+
+func TestInfraSensitiveValueNeverShown(t *testing.T) {
+	const oldSecret, newSecret = "old-s3cret-value", "new-s3cret-value"
+	w := newWorld(t)
+	stack := `
+variable "db_password" {
+  type      = string
+  sensitive = true
+  default   = "%s"
+}
+resource "local_file" "db" {
+  filename = "${var.reality}/db.conf"
+  content  = "password=${var.db_password}\n"
+}
+output "password" {
+  value     = var.db_password
+  sensitive = true
+}
+`
+	w.stack("db", map[string]string{"main.tf": strings.Replace(stack, "%s", oldSecret, 1)})
+	w.apply("db")
+	// The secret changes in Git and, separately, the file is edited in place.
+	w.stack("db", map[string]string{"main.tf": strings.Replace(stack, "%s", newSecret, 1)})
+	w.write(filepath.Join(w.reality, "db.conf"), "password=typed-by-hand\n")
+
+	l := w.layer(config.Stack{Dir: "db"})
+	res := w.check(l)["db"]
+	if len(res.Findings) == 0 {
+		t.Fatalf("no finding for a changed sensitive value: %+v", res)
+	}
+	if !slices.Contains(changes(res), "pending local_file.db") {
+		t.Errorf("findings %v lack pending local_file.db", changes(res))
+	}
+	rep := drift.Report{Source: drift.SourceStatus{Synced: true}, Layers: []drift.LayerResult{{Layer: drift.LayerInfra, Targets: []drift.TargetResult{res}}}}
+	rep.Normalize()
+	out := renderAll(t, rep)
+	for _, secret := range []string{oldSecret, newSecret, "typed-by-hand"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("output contains the sensitive value %q:\n%s", secret, out)
+		}
+	}
+	if !strings.Contains(out, "(sensitive value)") {
+		t.Errorf("output does not say a sensitive value changed:\n%s", out)
+	}
+}
+
+func TestInfraBrokenStackNextToHealthy(t *testing.T) {
+	w := newWorld(t)
+	w.stack("good", map[string]string{"main.tf": motdStack})
+	w.apply("good")
+	w.stack("broken", map[string]string{"main.tf": "resource \"local_file\" \"x\" {\n  filename = \"${var.reality}/x\"\n  content = \n}\n"})
+
+	res := w.check(w.layer(config.Stack{Dir: "good"}, config.Stack{Dir: "broken"}))
+	if res["good"].Status != drift.StatusInSync {
+		t.Errorf("healthy stack: %s %q", res["good"].Status, res["good"].Error)
+	}
+	b := res["broken"]
+	if b.Status != drift.StatusUnknown {
+		t.Fatalf("broken stack: status %s, want unknown", b.Status)
+	}
+	for _, want := range []string{"stack broken:", "main.tf line 3"} {
+		if !strings.Contains(b.Error, want) {
+			t.Errorf("error %q lacks %q", b.Error, want)
+		}
+	}
+}
+
+func TestInfraMissingStackDir(t *testing.T) {
+	w := newWorld(t)
+	res := w.check(w.layer(config.Stack{Dir: "nope"}))["nope"]
+	if res.Status != drift.StatusUnknown || res.Error != "stack nope: directory nope not found in the repo" {
+		t.Errorf("status %s error %q", res.Status, res.Error)
+	}
+}
+
+// gatedStack reads a FIFO during plan when var.gate is true, which blocks
+// until something writes to it: a plan or apply that hangs on demand.
+func gatedStack(fifo string) string {
+	return motdStack + fmt.Sprintf(`
+variable "gate" {
+  type    = bool
+  default = false
+}
+data "local_file" "gate" {
+  count    = var.gate ? 1 : 0
+  filename = %q
+}
+`, fifo)
+}
+
+func mkfifo(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "gate")
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestInfraPlanDoesNotWaitForStateLock(t *testing.T) {
+	w := newWorld(t)
+	fifo := mkfifo(t)
+	w.stack("locked", map[string]string{"main.tf": gatedStack(fifo)})
+	w.apply("locked")
+
+	// An operator's apply takes the state lock and hangs in its plan phase.
+	apply := w.command("locked", "apply", "-auto-approve", "-input=false", "-no-color", "-var", "gate=true")
+	if err := apply.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = apply.Process.Kill()
+		_ = apply.Wait()
+	})
+	lockInfo := filepath.Join(w.stateDir, ".locked.tfstate.lock.info")
+	if !waitFor(t, 20*time.Second, func() bool { _, err := os.Stat(lockInfo); return err == nil }) {
+		t.Fatalf("the blocking apply never took the state lock (%s)", lockInfo)
+	}
+
+	// The default check does not take the lock, so it neither fails nor waits.
+	res := w.check(w.layer(config.Stack{Dir: "locked", Timeout: config.Duration(time.Minute)}))["locked"]
+	if res.Status != drift.StatusInSync {
+		t.Errorf("plan during a locked apply: status %s, error %q", res.Status, res.Error)
+	}
+
+	// With lock: true the check fails at once and says why, as documented.
+	l := w.layer(config.Stack{Dir: "locked", Timeout: config.Duration(time.Minute)})
+	l.cfg.Lock = true
+	res = w.check(l)["locked"]
+	if res.Status != drift.StatusUnknown || !strings.Contains(res.Error, "Error acquiring the state lock") {
+		t.Errorf("lock: true: status %s error %q, want a lock error", res.Status, res.Error)
+	}
+}
+
+func TestInfraTimeoutKillsTerraform(t *testing.T) {
+	w := newWorld(t)
+	fifo := mkfifo(t)
+	w.stack("slow", map[string]string{"main.tf": gatedStack(fifo)})
+	w.stack("fast", map[string]string{"main.tf": motdStack})
+	w.apply("fast")
+	l := w.layer(
+		config.Stack{Dir: "slow", Timeout: config.Duration(3 * time.Second)},
+		config.Stack{Dir: "fast"},
+	)
+	l.cfg.Stacks[0].VarFiles = []string{"gate.tfvars"}
+	w.write(filepath.Join(w.repo, "slow", "gate.tfvars"), "gate = true\n")
+
+	start := time.Now()
+	res := w.check(l)
+	if took := time.Since(start); took > 3*time.Second+interruptGrace+5*time.Second {
+		t.Errorf("check took %s; the timeout did not stop terraform", took)
+	}
+	if s := res["slow"]; s.Status != drift.StatusUnknown || !strings.Contains(s.Error, "stack slow: timed out after 3s") {
+		t.Errorf("slow stack: status %s error %q", s.Status, s.Error)
+	}
+	if f := res["fast"]; f.Status != drift.StatusDrifted && f.Status != drift.StatusInSync {
+		t.Errorf("fast stack not checked: %s %q", f.Status, f.Error)
+	}
+	// No terraform or provider process started for the slow stack survives.
+	waitFor(t, 5*time.Second, func() bool { return len(processesIn(t, filepath.Join(w.repo, "slow"))) == 0 })
+	if left := processesIn(t, filepath.Join(w.repo, "slow")); len(left) > 0 {
+		t.Errorf("stray processes after the timeout: %v", left)
+	}
+}
+
+// processesIn lists processes whose working directory is dir.
+func processesIn(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		cwd, err := os.Readlink(filepath.Join("/proc", e.Name(), "cwd"))
+		if err != nil || cwd != dir {
+			continue
+		}
+		cmd, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		out = append(out, e.Name()+" "+strings.ReplaceAll(string(cmd), "\x00", " "))
+	}
+	return out
+}
+
+func waitFor(t *testing.T, d time.Duration, ok func() bool) bool {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if ok() {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
 }

@@ -20,7 +20,9 @@ import (
 // before it is killed.
 const interruptGrace = 5 * time.Second
 
-// plan runs init, plan -out and show -json for one stack.
+// plan runs init, plan -out and show -json for one stack. When ctx ends
+// first, terraform is interrupted, then killed, and any provider process it
+// leaves behind is killed too.
 func (l *Layer) plan(ctx context.Context, snap drift.Snapshot, st config.Stack) (*tfjson.Plan, error) {
 	dir := filepath.Join(snap.Dir, st.Dir)
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
@@ -34,7 +36,17 @@ func (l *Layer) plan(ctx context.Context, snap drift.Snapshot, st config.Stack) 
 	if err != nil {
 		return nil, fmt.Errorf("stack %s: %w", st.Name, err)
 	}
-	if err := tf.SetEnv(l.env(st, dataDir)); err != nil {
+	tag := newRunTag()
+	defer func() {
+		if ctx.Err() != nil {
+			if n := reap(tag); n > 0 {
+				l.logger.Warn("killed processes left by an interrupted terraform", "target", st.Name, "processes", n)
+			}
+		}
+	}()
+	env := l.env(st, dataDir)
+	env[runTagEnv] = tag
+	if err := tf.SetEnv(env); err != nil {
 		return nil, fmt.Errorf("stack %s: env: %w", st.Name, err)
 	}
 	if err := tf.SetWaitDelay(interruptGrace); err != nil {
