@@ -154,28 +154,36 @@ func changeDiff(addr string, c *tfjson.Change, headline string) string {
 		}
 		return render(v)
 	}
+	var lines []string
+	computed := 0
 	for _, k := range sortedKeys(before, after, keysOf(unknown)) {
 		bv, bok := before[k]
 		av, aok := after[k]
 		unk := c.After != nil && unknown.covers(k)
 		switch {
 		case unk && bok:
-			fmt.Fprintf(&b, "  ~ %s = %s -> %s\n", k, show(bv, k, bs), unknownText)
+			// A value that becomes unknown is almost always derived from
+			// another change (an id, a checksum); count it, do not list it.
+			computed++
 		case unk:
-			fmt.Fprintf(&b, "  + %s = %s\n", k, unknownText)
+			lines = append(lines, fmt.Sprintf("  + %s = %s", k, unknownText))
 		case bok && !aok:
-			if bv == nil {
-				continue
+			if bv != nil {
+				lines = append(lines, fmt.Sprintf("  - %s = %s", k, show(bv, k, bs)))
 			}
-			fmt.Fprintf(&b, "  - %s = %s\n", k, show(bv, k, bs))
 		case !bok && aok:
-			if av == nil {
-				continue
+			if av != nil {
+				lines = append(lines, fmt.Sprintf("  + %s = %s", k, show(av, k, as)))
 			}
-			fmt.Fprintf(&b, "  + %s = %s\n", k, show(av, k, as))
 		case !reflect.DeepEqual(bv, av) || bs.covers(k) != as.covers(k):
-			fmt.Fprintf(&b, "  ~ %s = %s -> %s\n", k, show(bv, k, bs), show(av, k, as))
+			lines = append(lines, fmt.Sprintf("  ~ %s = %s -> %s", k, show(bv, k, bs), show(av, k, as)))
 		}
+	}
+	for _, l := range lines {
+		b.WriteString(l + "\n")
+	}
+	if computed > 0 {
+		fmt.Fprintf(&b, "  (%d computed attribute(s) will be known after apply)\n", computed)
 	}
 	return b.String()
 }
