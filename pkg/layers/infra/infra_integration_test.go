@@ -268,3 +268,40 @@ func waitFor(t *testing.T, d time.Duration, ok func() bool) bool {
 	}
 	return false
 }
+
+// TestInfraInitSkippedUntilNeeded: init runs once, is skipped while the
+// stack's files are unchanged, and runs again when plan needs it because a
+// local module outside the stack changed.
+func TestInfraInitSkippedUntilNeeded(t *testing.T) {
+	w := newWorld(t)
+	mod := filepath.Join(w.repo, "modules", "motd")
+	if err := os.MkdirAll(filepath.Join(mod, "inner"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w.write(filepath.Join(mod, "main.tf"), "variable \"dir\" {}\nresource \"local_file\" \"m\" {\n  filename = \"${var.dir}/m\"\n  content  = \"m\"\n}\n")
+	w.write(filepath.Join(mod, "inner", "main.tf"), "variable \"dir\" {}\nresource \"local_file\" \"i\" {\n  filename = \"${var.dir}/i\"\n  content  = \"i\"\n}\n")
+	w.stack("svc", map[string]string{"main.tf": "module \"motd\" {\n  source = \"../modules/motd\"\n  dir    = var.reality\n}\n"})
+	w.apply("svc")
+	l := w.layer(config.Stack{Dir: "svc"})
+	if r := w.check(l)["svc"]; r.Status != drift.StatusInSync {
+		t.Fatalf("first check: %s %q %v", r.Status, r.Error, changes(r))
+	}
+	marker := filepath.Join(l.stackDataDir(l.cfg.Stacks[0]), "driftd-init")
+	before, err := os.Stat(marker)
+	if err != nil {
+		t.Fatalf("no init marker after the first check: %v", err)
+	}
+	if r := w.check(l)["svc"]; r.Status != drift.StatusInSync {
+		t.Fatalf("second check: %s %q", r.Status, r.Error)
+	}
+	if after, _ := os.Stat(marker); !after.ModTime().Equal(before.ModTime()) {
+		t.Error("init ran again although nothing changed")
+	}
+
+	// The module gains a nested module: plan needs init, driftd runs it.
+	w.write(filepath.Join(mod, "main.tf"), "variable \"dir\" {}\nresource \"local_file\" \"m\" {\n  filename = \"${var.dir}/m\"\n  content  = \"m\"\n}\nmodule \"inner\" {\n  source = \"./inner\"\n  dir    = var.dir\n}\n")
+	r := w.check(l)["svc"]
+	if diff := cmp.Diff([]string{"pending module.motd.module.inner.local_file.i"}, changes(r)); diff != "" {
+		t.Errorf("after a module change (-want +got):\n%s\nerror: %s", diff, r.Error)
+	}
+}

@@ -53,8 +53,23 @@ func (l *Layer) plan(ctx context.Context, snap drift.Snapshot, st config.Stack) 
 		return nil, fmt.Errorf("stack %s: %w", st.Name, err)
 	}
 
-	if err := tf.Init(ctx, tfexec.Upgrade(false)); err != nil {
-		return nil, fmt.Errorf("stack %s: init: %w", st.Name, cleanErr(err))
+	initMarker := filepath.Join(dataDir, "driftd-init")
+	fp, err := initFingerprint(dir, l.cfg.Binary, st)
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: %w", st.Name, err)
+	}
+	doInit := func() error {
+		_ = os.Remove(initMarker)
+		if err := tf.Init(ctx, tfexec.Upgrade(false)); err != nil {
+			return fmt.Errorf("stack %s: init: %w", st.Name, cleanErr(err))
+		}
+		return os.WriteFile(initMarker, []byte(fp), 0o644)
+	}
+	initSkipped := false
+	if prev, err := os.ReadFile(initMarker); err == nil && string(prev) == fp {
+		initSkipped = true
+	} else if err := doInit(); err != nil {
+		return nil, err
 	}
 	if st.Workspace != "" {
 		if err := tf.WorkspaceSelect(ctx, st.Workspace); err != nil {
@@ -69,7 +84,16 @@ func (l *Layer) plan(ctx context.Context, snap drift.Snapshot, st config.Stack) 
 	}
 	// The boolean result mirrors -detailed-exitcode, which has known bugs;
 	// the plan JSON is what counts.
-	if _, err := tf.Plan(ctx, opts...); err != nil {
+	_, err = tf.Plan(ctx, opts...)
+	if err != nil && initSkipped && ctx.Err() == nil && strings.Contains(err.Error(), "terraform init") {
+		// Something init depends on changed outside the stack's own files,
+		// such as a local module's provider requirements: init, then retry.
+		if err := doInit(); err != nil {
+			return nil, err
+		}
+		_, err = tf.Plan(ctx, opts...)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("stack %s: plan: %w", st.Name, cleanErr(err))
 	}
 	p, err := tf.ShowPlanFile(ctx, planFile)

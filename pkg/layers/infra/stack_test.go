@@ -20,7 +20,7 @@ import (
 // write into a directory that plays the part of the cloud, with state kept
 // outside the repo as a remote backend would.
 type world struct {
-	t         *testing.T
+	t         testing.TB
 	bin       string
 	repo      string
 	reality   string
@@ -31,7 +31,7 @@ type world struct {
 
 // newWorld needs terraform and the offline provider mirror that
 // testenv/install.sh builds; it skips (or, under make test, fails) without.
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	bin := os.Getenv("DRIFTD_TERRAFORM")
 	cli := os.Getenv("TF_CLI_CONFIG_FILE")
