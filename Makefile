@@ -34,8 +34,9 @@ lint: ## gofmt and go vet, with and without the integration tag
 demo: build testenv ## run driftd end to end on the built-in demo environment
 	$(TESTENV) && demo/run.sh
 
-bench: testenv ## side-by-side benchmarks against the tools users would otherwise run
-	$(TESTENV) && $(GO) test -tags integration -run '^$$' -bench . -benchtime 3x -timeout 60m ./...
+BENCH ?= .
+bench: testenv ## side-by-side benchmarks against the tools users would otherwise run (BENCH=regexp)
+	$(TESTENV) && $(GO) test -tags integration -run '^$$' -bench '$(BENCH)' -benchtime 3x -timeout 60m ./...
 
 update-golden: ## rewrite golden files after an intended output change
 	$(GO) test ./... -update

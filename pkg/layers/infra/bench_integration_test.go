@@ -111,4 +111,3 @@ func BenchmarkInfraEightStacks50ParallelShell(b *testing.B) {
 		wg.Wait()
 	})
 }
-
