@@ -9,3 +9,8 @@ TF_PROVIDERS=(
 TF_MIRROR=$DRIFTD_CACHE/terraform-mirror
 TF_CLI_CONFIG=$DRIFTD_CACHE/terraformrc
 TERRAFORM_BIN=$DRIFTD_CACHE/bin/terraform-$TERRAFORM_VERSION/terraform
+# kube-apiserver and kubectl come from k8s.io/kubernetes (testenv/kube/go.mod
+# pins it and etcd; keep these in step with that file).
+KUBE_VERSION=1.37.1
+ETCD_VERSION=3.7.0
+KUBE_BIN=$DRIFTD_CACHE/bin/kube-$KUBE_VERSION-etcd-$ETCD_VERSION

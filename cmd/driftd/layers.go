@@ -9,6 +9,7 @@ import (
 	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
 	"github.com/driftd/driftd/pkg/layers/infra"
+	"github.com/driftd/driftd/pkg/layers/node"
 )
 
 // errNoLayer is returned when the config enables no layer at all.
@@ -29,6 +30,12 @@ func buildLayers(cfg *config.Config, only []string, logger *slog.Logger) ([]drif
 		switch n {
 		case drift.LayerInfra:
 			layers = append(layers, infra.New(*cfg.Layers.Infra, filepath.Join(cfg.CacheDir, "terraform"), logger.With("layer", n)))
+		case drift.LayerNode:
+			l, err := node.New(*cfg.Layers.Node, logger.With("layer", n))
+			if err != nil {
+				return nil, err
+			}
+			layers = append(layers, l)
 		default:
 			return nil, fmt.Errorf("layer %s is not available in this build of driftd", n)
 		}

@@ -153,6 +153,10 @@ type Node struct {
 	Transport string `yaml:"transport"`
 	// LocalRoot is the mounted host root for the local transport.
 	LocalRoot string `yaml:"local_root"`
+	// LocalNode is the inventory name of the node the local transport
+	// reads. It defaults to $NODE_NAME, as a DaemonSet sets it from the
+	// downward API.
+	LocalNode string `yaml:"local_node"`
 	// SSH holds the SSH client settings.
 	SSH NodeSSH `yaml:"ssh"`
 	// Parallelism bounds the nodes fetched at once. It defaults to 16.
@@ -167,8 +171,11 @@ type NodeSSH struct {
 	KeyFile string `yaml:"key_file"`
 	// UseAgent authenticates through $SSH_AUTH_SOCK.
 	UseAgent bool `yaml:"use_agent"`
-	// KnownHostsFile verifies every node's and jump host's key.
+	// KnownHostsFile verifies every node's and jump host's key. It
+	// defaults to ~/.ssh/known_hosts. Host keys are always verified.
 	KnownHostsFile string `yaml:"known_hosts_file"`
+	// User is the login user for nodes that do not set one. Default root.
+	User string `yaml:"user"`
 }
 
 // App configures the Kubernetes layer.

@@ -41,18 +41,8 @@ func Load(name string, b []byte) (*Config, error) {
 		return nil, fmt.Errorf("%s:1: config is empty: repo.url is required", name)
 	}
 	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			msgs := make([]string, 0, len(te.Errors))
-			for _, e := range te.Errors {
-				msgs = append(msgs, rewrite(name, &root, e))
-			}
-			return nil, errors.New(strings.Join(msgs, "\n"))
-		}
-		return nil, fmt.Errorf("%s", rewrite(name, &root, err.Error()))
+	if err := decodeStrict(name, b, &root, &c); err != nil {
+		return nil, err
 	}
 	c.setDefaults()
 	if errs := c.validate(); len(errs) > 0 {
@@ -63,6 +53,36 @@ func Load(name string, b []byte) (*Config, error) {
 		return nil, errors.New(strings.Join(msgs, "\n"))
 	}
 	return &c, nil
+}
+
+// DecodeStrict decodes YAML into v the way driftd.yaml is decoded: unknown
+// keys and wrong types are errors, each in the form "name:line: message".
+// Other files driftd reads from the repo, such as the node inventory, use it
+// so that all of driftd's YAML errors look alike.
+func DecodeStrict(name string, b []byte, v any) error {
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		return fmt.Errorf("%s", rewrite(name, nil, err.Error()))
+	}
+	return decodeStrict(name, b, &root, v)
+}
+
+func decodeStrict(name string, b []byte, root *yaml.Node, v any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	err := dec.Decode(v)
+	if err == nil || errors.Is(err, io.EOF) {
+		return nil
+	}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs := make([]string, 0, len(te.Errors))
+		for _, e := range te.Errors {
+			msgs = append(msgs, rewrite(name, root, e))
+		}
+		return errors.New(strings.Join(msgs, "\n"))
+	}
+	return fmt.Errorf("%s", rewrite(name, root, err.Error()))
 }
 
 var (

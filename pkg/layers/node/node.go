@@ -1,0 +1,124 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/driftd/driftd/pkg/config"
+	"github.com/driftd/driftd/pkg/drift"
+)
+
+// Layer checks nodes.
+type Layer struct {
+	cfg    config.Node
+	ssh    *SSHClient
+	logger *slog.Logger
+}
+
+// New returns the node layer. For the ssh transport it loads the key and
+// known_hosts now, so that a bad setting fails at start rather than at the
+// first check.
+func New(cfg config.Node, logger *slog.Logger) (*Layer, error) {
+	l := &Layer{cfg: cfg, logger: logger}
+	if cfg.Transport == "local" {
+		if l.cfg.LocalNode == "" {
+			l.cfg.LocalNode = os.Getenv("NODE_NAME")
+		}
+		if l.cfg.LocalNode == "" {
+			return nil, fmt.Errorf("node layer: transport local needs local_node or $NODE_NAME")
+		}
+		return l, nil
+	}
+	c, err := NewSSHClient(cfg.SSH.KeyFile, cfg.SSH.UseAgent, cfg.SSH.KnownHostsFile, cfg.SSH.User)
+	if err != nil {
+		return nil, fmt.Errorf("node layer: %w", err)
+	}
+	l.ssh = c
+	return l, nil
+}
+
+// Name implements drift.Layer.
+func (l *Layer) Name() drift.LayerName { return drift.LayerNode }
+
+// Check reads the inventory from the snapshot, then fetches and compares
+// every node, at most cfg.Parallelism at once and each under its own
+// timeout. A node that cannot be reached is unknown; the others are checked.
+func (l *Layer) Check(ctx context.Context, snap drift.Snapshot) ([]drift.TargetResult, error) {
+	inv, err := LoadInventory(filepath.Join(snap.Dir, l.cfg.Inventory), l.cfg.Inventory)
+	if err != nil {
+		return nil, err
+	}
+	nodes := inv.Nodes
+	if l.cfg.Transport == "local" {
+		nodes = slices.DeleteFunc(slices.Clone(nodes), func(h Host) bool { return h.Name != l.cfg.LocalNode })
+		if len(nodes) == 0 {
+			return nil, fmt.Errorf("%s: node %s (the local node) is not in the inventory", l.cfg.Inventory, l.cfg.LocalNode)
+		}
+	}
+	results := make([]drift.TargetResult, len(nodes))
+	sem := make(chan struct{}, max(1, l.cfg.Parallelism))
+	var wg sync.WaitGroup
+	for i, h := range nodes {
+		wg.Go(func() {
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done():
+				results[i] = drift.Fail(h.Name, fmt.Errorf("node %s: not started: %w", h.Name, ctx.Err()))
+				return
+			}
+			results[i] = l.checkNode(ctx, snap, inv, h)
+		})
+	}
+	wg.Wait()
+	return results, nil
+}
+
+func (l *Layer) checkNode(ctx context.Context, snap drift.Snapshot, inv *Inventory, h Host) drift.TargetResult {
+	start := time.Now()
+	res := drift.TargetResult{Name: h.Name}
+	defer func() { res.Duration = time.Since(start) }()
+
+	desired, err := Desired(snap.Dir, l.cfg.RolesDir, inv, h)
+	if err != nil {
+		res.Error = fmt.Sprintf("node %s: desired files: %v", h.Name, err)
+		return res
+	}
+	req := Request{Scopes: l.cfg.Scopes, Paths: sortedPaths(desired), Units: Units(desired)}
+
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout.Std())
+	defer cancel()
+	got, err := l.fetch(ctx, inv, h, req)
+	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			err = fmt.Errorf("timed out after %s: %w", l.cfg.Timeout.Std(), err)
+		}
+		res.Error = fmt.Sprintf("node %s (%s): %v", h.Name, hostPort(h.Endpoint), err)
+		l.logger.Warn("node check failed", "target", h.Name, "err", res.Error)
+		return res
+	}
+	res.Findings = Compare(h.Name, desired, got, l.cfg.Scopes)
+	return res
+}
+
+func (l *Layer) fetch(ctx context.Context, inv *Inventory, h Host, req Request) (Snapshot, error) {
+	if l.cfg.Transport == "local" {
+		return ReadLocal(l.cfg.LocalRoot, req)
+	}
+	var jump *Endpoint
+	if h.Jump != "" {
+		j := inv.JumpHosts[h.Jump]
+		jump = &j
+	}
+	out, err := l.ssh.Run(ctx, h.Endpoint, jump, req.Command())
+	if err != nil {
+		return Snapshot{}, err
+	}
+	return Parse(out)
+}
