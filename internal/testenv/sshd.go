@@ -2,11 +2,15 @@ package testenv
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // SSHNode is one sshd "node" with its own /etc.
@@ -63,19 +67,95 @@ func StartSSHD(ctx context.Context, state string, n int) (*SSHD, error) {
 	return s, nil
 }
 
+func (s *SSHD) pid(i int) (int, error) {
+	b, err := os.ReadFile(filepath.Join(s.State, "pids"))
+	if err != nil {
+		return 0, err
+	}
+	pids := strings.Fields(string(b))
+	if i >= len(pids) {
+		return 0, fmt.Errorf("no node %d", i)
+	}
+	return strconv.Atoi(pids[i])
+}
+
+// OnNode runs a command inside node i's mount namespace, where /etc is the
+// node's own, without opening an SSH session: the way to hand-patch a node
+// in a test without disturbing session counts.
+func (s *SSHD) OnNode(i int, args ...string) error {
+	pid, err := s.pid(i)
+	if err != nil {
+		return err
+	}
+	out, err := exec.Command("nsenter", append([]string{"-t", strconv.Itoa(pid), "-m", "--"}, args...)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("on node%d: %s: %w\n%s", i+1, strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// StopNode kills the sshd of node i (0-based), as if the node went down.
+func (s *SSHD) StopNode(i int) error {
+	pid, err := s.pid(i)
+	if err != nil {
+		return err
+	}
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return err
+	}
+	if err := p.Kill(); err != nil {
+		return err
+	}
+	// The process is not our child, so wait for its port to close.
+	addr := net.JoinHostPort(s.Nodes[i].Addr, strconv.Itoa(s.Port))
+	for range 100 {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return nil
+		}
+		c.Close()
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("node%d still listens on %s", i+1, addr)
+}
+
+// Sessions counts the SSH sessions node i's sshd has started so far.
+func (s *SSHD) Sessions(i int) (int, error) {
+	b, err := os.ReadFile(s.Nodes[i].LogFile)
+	if err != nil {
+		return 0, err
+	}
+	return strings.Count(string(b), "Starting session:"), nil
+}
+
 // Stop stops the nodes.
 func (s *SSHD) Stop() error {
 	return run(context.Background(), "sshd/stop.sh", s.State)
+}
+
+// NodeEtc is the host directory that node name's /etc is overlaid with, in
+// state. Fill it before the nodes start: overlayfs sees later changes to
+// existing files, but may miss directories created after the mount.
+func NodeEtc(state, name string) string {
+	return filepath.Join(state, "nodes", name, "etc")
 }
 
 // SSHDForTest starts n nodes for one test and stops them at its end. It skips
 // (or, under `make test`, fails) when sshd is not installed.
 func SSHDForTest(t testing.TB, n int) *SSHD {
 	t.Helper()
+	return SSHDForTestIn(t, t.TempDir(), n)
+}
+
+// SSHDForTestIn is SSHDForTest with a state directory the test has prepared,
+// for example with NodeEtc trees.
+func SSHDForTestIn(t testing.TB, state string, n int) *SSHD {
+	t.Helper()
 	if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
 		Unavailable(t, "sshd: %v", err)
 	}
-	s, err := StartSSHD(context.Background(), t.TempDir(), n)
+	s, err := StartSSHD(context.Background(), state, n)
 	if err != nil {
 		t.Fatalf("start sshd: %v", err)
 	}

@@ -6,8 +6,11 @@
 # Node i listens on 127.0.10.i:PORT inside its own mount and UTS namespace,
 # with hostname node<i> and STATE_DIR/nodes/node<i>/etc overlaid on /etc, so
 # each node has its own /etc/systemd/system and /etc/kubernetes/manifests
-# while the host's /etc is untouched. Editing STATE_DIR/nodes/node<i>/etc on
-# the host shows through at once.
+# while the host's /etc is untouched. The overlay is writable (writes land in
+# STATE_DIR/nodes/node<i>/overlay/upper). Editing an existing file under
+# STATE_DIR/nodes/node<i>/etc on the host shows through at once; to create or
+# delete files on a running node, run the command inside its mount namespace
+# (nsenter -t PID -m), as internal/testenv's OnNode does.
 #
 # It writes STATE_DIR/env (shell syntax) with the port, the client key, the
 # known_hosts file and the node addresses. The environment stops when
@@ -41,6 +44,7 @@ for i in $(seq 1 "$nodes"); do
 	addr=127.0.10.$i
 	dir=$state/nodes/$name
 	mkdir -p "$dir/etc" "$dir/sshd"
+	rm -rf "$dir/overlay" && mkdir -p "$dir/overlay/upper" "$dir/overlay/work"
 	[ -f "$dir/sshd/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C "$name" -f "$dir/sshd/host_ed25519"
 	cat >"$dir/sshd/sshd_config" <<CONF
 Port $port
@@ -62,7 +66,7 @@ CONF
 	: >"$dir/sshd/sshd.log"
 	unshare -m -u --propagation private bash -c '
 		hostname "$1"
-		mount -t overlay overlay -o "lowerdir=$2/etc:/etc" /etc
+		mount -t overlay overlay -o "lowerdir=$2/etc:/etc,upperdir=$2/overlay/upper,workdir=$2/overlay/work" /etc
 		exec "$3" -D -f "$2/sshd/sshd_config" -E "$2/sshd/sshd.log"
 	' node "$name" "$dir" "$sshd" </dev/null >/dev/null 2>&1 &
 	echo $! >>"$state/pids"
