@@ -50,6 +50,38 @@ func StartSSHD(ctx context.Context, state string, n int) (*SSHD, error) {
 	if err := run(ctx, "sshd/start.sh", state, strconv.Itoa(n), strconv.Itoa(os.Getpid())); err != nil {
 		return nil, err
 	}
+	return loadSSHD(state)
+}
+
+// StartBastion starts a bastion and a private node behind it, in network
+// namespaces, with testenv/sshd/bastion.sh. Nodes[0] is the bastion and
+// Nodes[1] the private node, which only the bastion can reach.
+func StartBastion(ctx context.Context, state string) (*SSHD, error) {
+	if err := run(ctx, "sshd/bastion.sh", state, strconv.Itoa(os.Getpid())); err != nil {
+		return nil, err
+	}
+	return loadSSHD(state)
+}
+
+// BastionForTest is StartBastion for one test.
+func BastionForTest(t testing.TB) *SSHD {
+	t.Helper()
+	if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
+		Unavailable(t, "sshd: %v", err)
+	}
+	s, err := StartBastion(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatalf("start bastion: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Errorf("stop bastion: %v", err)
+		}
+	})
+	return s
+}
+
+func loadSSHD(state string) (*SSHD, error) {
 	env, err := readEnv(filepath.Join(state, "env"))
 	if err != nil {
 		return nil, err

@@ -18,6 +18,7 @@
 # testenv/sshd/stop.sh STATE_DIR.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
+. "$here/node.sh"
 
 state=${1:?usage: start.sh STATE_DIR [NODES] [OWNER_PID]}
 nodes=${2:-1}
@@ -31,46 +32,14 @@ state=$(cd "$state" && pwd)
 if [ -f "$state/pids" ]; then
 	"$here/stop.sh" "$state"
 fi
-mkdir -p "$state/client" "$state/nodes" /run/sshd
-[ -f "$state/client/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C driftd-test -f "$state/client/id_ed25519"
-cp "$state/client/id_ed25519.pub" "$state/client/authorized_keys"
-: >"$state/known_hosts"
-: >"$state/pids"
+init_client "$state"
 
 port=$(free_port)
 addrs=()
 for i in $(seq 1 "$nodes"); do
 	name=node$i
 	addr=127.0.10.$i
-	dir=$state/nodes/$name
-	mkdir -p "$dir/etc" "$dir/sshd"
-	rm -rf "$dir/overlay" && mkdir -p "$dir/overlay/upper" "$dir/overlay/work"
-	[ -f "$dir/sshd/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C "$name" -f "$dir/sshd/host_ed25519"
-	cat >"$dir/sshd/sshd_config" <<CONF
-Port $port
-ListenAddress $addr
-HostKey $dir/sshd/host_ed25519
-PidFile $dir/sshd/sshd.pid
-AuthorizedKeysFile $state/client/authorized_keys
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-AllowTcpForwarding yes
-LogLevel VERBOSE
-MaxStartups 200:30:400
-MaxSessions 50
-Subsystem sftp internal-sftp
-CONF
-	: >"$dir/sshd/sshd.log"
-	unshare -m -u --propagation private bash -c '
-		hostname "$1"
-		mount -t overlay overlay -o "lowerdir=$2/etc:/etc,upperdir=$2/overlay/upper,workdir=$2/overlay/work" /etc
-		exec "$3" -D -f "$2/sshd/sshd_config" -E "$2/sshd/sshd.log"
-	' node "$name" "$dir" "$sshd" </dev/null >/dev/null 2>&1 &
-	echo $! >>"$state/pids"
-	printf '[%s]:%s %s\n' "$addr" "$port" "$(cut -d' ' -f1,2 "$dir/sshd/host_ed25519.pub")" >>"$state/known_hosts"
+	start_sshd_node "$state" "$name" "$addr" "$port"
 	addrs+=("$name=$addr")
 done
 

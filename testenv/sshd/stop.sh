@@ -19,6 +19,18 @@ while read -r pid; do
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
 done <"$state/pids"
 rm -f "$state/pids" "$state/env"
+if [ -f "$state/routes" ]; then
+	while read -r r; do
+		[ -n "$r" ] && ip route del unreachable "$r" 2>/dev/null || true
+	done <"$state/routes"
+	rm -f "$state/routes"
+fi
+if [ -f "$state/netns" ]; then
+	while read -r ns; do
+		[ -n "$ns" ] && ip netns del "$ns" 2>/dev/null || true
+	done <"$state/netns"
+	rm -f "$state/netns"
+fi
 if [ -f "$state/watchdog.pid" ]; then
 	wd=$(cat "$state/watchdog.pid")
 	rm -f "$state/watchdog.pid"

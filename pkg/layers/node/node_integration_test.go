@@ -247,3 +247,50 @@ func TestNodeLocalTransport(t *testing.T) {
 		t.Errorf("diff does not report the mode change first:\n%s", d)
 	}
 }
+
+func TestNodeThroughJumpHost(t *testing.T) {
+	b := testenv.BastionForTest(t)
+	bastion, private := b.Nodes[0], b.Nodes[1]
+	if err := b.OnNode(1, "sh", "-c", "mkdir -p /etc/kubernetes/manifests && printf 'kind: Pod\\n' > /etc/kubernetes/manifests/etcd.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	repo := t.TempDir()
+	writeTree(t, repo, map[string]string{
+		"nodes/inventory.yaml": fmt.Sprintf("jump_hosts:\n  bastion:\n    address: %s\n    port: %d\nnodes:\n  - name: private\n    address: %s\n    port: %d\n    roles: [etcd]\n    jump: bastion\n",
+			bastion.Addr, b.Port, private.Addr, b.Port),
+		"nodes/roles/etcd/etc/kubernetes/manifests/etcd.yaml": "kind: Pod\n",
+	})
+	cfg := config.Node{
+		Inventory: "nodes/inventory.yaml", RolesDir: "nodes/roles", Transport: "ssh",
+		Scopes:      []string{"/etc/kubernetes/manifests/*.yaml"},
+		SSH:         config.NodeSSH{KeyFile: b.KeyFile, KnownHostsFile: b.KnownHosts, User: b.User},
+		Parallelism: 2, Timeout: config.Duration(10 * time.Second),
+	}
+	l, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func() drift.TargetResult {
+		res, err := l.Check(t.Context(), drift.Snapshot{Dir: repo})
+		if err != nil || len(res) != 1 {
+			t.Fatalf("check: %v %v", res, err)
+		}
+		res[0].Normalize()
+		return res[0]
+	}
+	if r := check(); r.Status != drift.StatusInSync {
+		t.Fatalf("private node through the bastion: %s %q %v", r.Status, r.Error, r.Findings)
+	}
+	if err := b.OnNode(1, "sh", "-c", "printf 'kind: Pod\\nspec: {hostNetwork: true}\\n' > /etc/kubernetes/manifests/etcd.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	if r := check(); r.Status != drift.StatusDrifted || r.Findings[0].Object != "/etc/kubernetes/manifests/etcd.yaml" {
+		t.Errorf("drift on the private node: %s %q %v", r.Status, r.Error, r.Findings)
+	}
+
+	// Without the jump host the private node cannot be reached at all.
+	writeTree(t, repo, map[string]string{"nodes/inventory.yaml": fmt.Sprintf("nodes:\n  - name: private\n    address: %s\n    port: %d\n    roles: [etcd]\n", private.Addr, b.Port)})
+	if r := check(); r.Status != drift.StatusUnknown {
+		t.Errorf("private node reached directly: %s; the topology is not isolated", r.Status)
+	}
+}
