@@ -36,7 +36,10 @@ demo: build testenv ## run driftd end to end on the built-in demo environment
 
 BENCH ?= .
 bench: testenv ## side-by-side benchmarks against the tools users would otherwise run (BENCH=regexp)
-	$(TESTENV) && $(GO) test -tags integration -run '^$$' -bench '$(BENCH)' -benchtime 3x -timeout 60m ./...
+	testenv/install.sh bench
+	$(TESTENV) && $(GO) test -tags integration -run '^$$' -bench '$(BENCH)' -skip Ansible -benchtime 3x -timeout 60m ./...
+	@# One ansible-playbook run takes minutes: once is enough.
+	$(TESTENV) && $(GO) test -tags integration -run '^$$' -bench 'Ansible' -benchtime 1x -timeout 60m ./...
 
 update-golden: ## rewrite golden files after an intended output change
 	$(GO) test ./... -update

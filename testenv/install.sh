@@ -3,7 +3,8 @@
 # Debian packages, and Go-built binaries cached under $DRIFTD_CACHE (outside
 # the git tree, keyed by version), so a warm machine skips all the work.
 #
-#   testenv/install.sh [COMPONENT...]     components: packages terraform kube (default: all)
+#   testenv/install.sh [COMPONENT...]     components: packages terraform kube bench
+#                                         (default: all but bench)
 #
 # It prints nothing but progress; testenv/env.sh prints the resulting paths.
 here=$(cd "$(dirname "$0")" && pwd)
@@ -11,7 +12,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/versions.sh"
 
 packages() {
-	local want=(openssh-server git iproute2 util-linux)
+	apt_install openssh-server git iproute2 util-linux tar
+}
+
+# bench installs the peers the benchmarks compare driftd with.
+bench() {
+	apt_install ansible
+}
+
+apt_install() {
+	local want=("$@")
 	local missing=()
 	for p in "${want[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -88,7 +98,7 @@ components=("$@")
 mkdir -p "$DRIFTD_CACHE"
 for c in "${components[@]}"; do
 	case $c in
-	packages | terraform | kube) "$c" ;;
+	packages | terraform | kube | bench) "$c" ;;
 	*) die "unknown component $c" ;;
 	esac
 done
