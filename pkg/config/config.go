@@ -19,6 +19,8 @@ type Config struct {
 	Ignore []IgnoreRule `yaml:"ignore"`
 	// Apply holds the settings of apply mode, which is off by default.
 	Apply Apply `yaml:"apply"`
+	// Serve configures `driftd serve`.
+	Serve Serve `yaml:"serve"`
 	// CacheDir holds driftd's working state: the clone and Terraform's data.
 	// It defaults to $XDG_CACHE_HOME/driftd. Nothing in it needs a backup.
 	CacheDir string `yaml:"cache_dir"`
@@ -228,4 +230,47 @@ type IgnoreRule struct {
 type Apply struct {
 	// Enabled allows `driftd apply`. It defaults to false.
 	Enabled bool `yaml:"enabled"`
+}
+
+// Serve configures the daemon.
+type Serve struct {
+	// Listen is the HTTP address for metrics, probes, the API, the status
+	// page and the webhook. It defaults to :8080.
+	Listen string `yaml:"listen"`
+	// StartJitter delays the first check by a random time up to this long,
+	// so that replicas started together do not check in lockstep.
+	StartJitter Duration `yaml:"start_jitter"`
+	// ShutdownTimeout bounds a graceful shutdown. It defaults to 30s.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// PerObjectMetrics adds driftd_drift_object_info, one series per
+	// drifted object. Off by default, because cardinality matters.
+	PerObjectMetrics bool `yaml:"per_object_metrics"`
+	// Webhook configures the push webhook at POST /hooks/git.
+	Webhook Webhook `yaml:"webhook"`
+	// LeaderElection lets only one of several replicas check.
+	LeaderElection LeaderElection `yaml:"leader_election"`
+}
+
+// Webhook configures the push webhook. It is disabled without a secret.
+type Webhook struct {
+	// SecretFile holds the shared secret: GitHub's webhook secret, GitLab's
+	// secret token, or a GitLab signing token (whsec_...).
+	SecretFile string `yaml:"secret_file"`
+}
+
+// LeaderElection configures a client-go Lease lock.
+type LeaderElection struct {
+	// Enabled turns leader election on; use it with replicas > 1.
+	Enabled bool `yaml:"enabled"`
+	// Namespace holds the Lease. It defaults to $POD_NAMESPACE, else driftd.
+	Namespace string `yaml:"namespace"`
+	// LeaseName defaults to driftd.
+	LeaseName string `yaml:"lease_name"`
+	// Kubeconfig is empty in a cluster.
+	Kubeconfig string `yaml:"kubeconfig"`
+	// LeaseDuration, RenewDeadline and RetryPeriod tune client-go's
+	// election; they default to 15s, 10s and 2s.
+	LeaseDuration Duration `yaml:"lease_duration"`
+	RenewDeadline Duration `yaml:"renew_deadline"`
+	RetryPeriod   Duration `yaml:"retry_period"`
 }

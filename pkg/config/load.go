@@ -145,6 +145,23 @@ func (c *Config) setDefaults() {
 		s, _ := cron.ParseStandard(DefaultSchedule)
 		c.Schedule = Schedule{Expr: DefaultSchedule, Cron: s}
 	}
+	if c.Serve.Listen == "" {
+		c.Serve.Listen = ":8080"
+	}
+	c.Serve.ShutdownTimeout = c.Serve.ShutdownTimeout.or(30 * time.Second)
+	le := &c.Serve.LeaderElection
+	if le.Namespace == "" {
+		le.Namespace = os.Getenv("POD_NAMESPACE")
+	}
+	if le.Namespace == "" {
+		le.Namespace = "driftd"
+	}
+	if le.LeaseName == "" {
+		le.LeaseName = "driftd"
+	}
+	le.LeaseDuration = le.LeaseDuration.or(15 * time.Second)
+	le.RenewDeadline = le.RenewDeadline.or(10 * time.Second)
+	le.RetryPeriod = le.RetryPeriod.or(2 * time.Second)
 	if in := c.Layers.Infra; in != nil {
 		if in.Binary == "" {
 			in.Binary = "terraform"
@@ -208,6 +225,9 @@ func (c *Config) validate() []fieldError {
 		add("set an SSH key or an HTTPS token, not both", "repo", "auth", "ssh_key_file")
 	}
 
+	if le := c.Serve.LeaderElection; le.Enabled && le.RenewDeadline >= le.LeaseDuration {
+		add("must be shorter than lease_duration", "serve", "leader_election", "renew_deadline")
+	}
 	if in := c.Layers.Infra; in != nil {
 		if in.Parallelism < 0 {
 			add("must be at least 1", "layers", "infra", "parallelism")
