@@ -6,19 +6,50 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/driftd/driftd/pkg/config"
+	"github.com/driftd/driftd/pkg/daemon"
 	"github.com/driftd/driftd/pkg/engine"
+	"github.com/driftd/driftd/pkg/report"
 	"github.com/driftd/driftd/pkg/source"
 )
 
+const serveUsage = `Usage: driftd serve [flags]
+
+Run as a daemon: check on the config's cron schedule, when the repository
+gets a new revision (polled every repo.poll_interval), and on a signed push
+webhook. Runs never overlap: a check due while one runs is skipped and
+counted in driftd_checks_skipped_total.
+
+HTTP (serve.listen, default :8080): /metrics, /healthz, /readyz,
+/api/v1/report, the status page at /, and POST /hooks/git.
+
+SIGTERM or SIGINT cancels the running check (terraform is interrupted and
+its processes reaped) and exits within serve.shutdown_timeout.
+
+Flags:
+`
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var f commonFlags
+	var listen string
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), serveUsage)
+		fs.PrintDefaults()
+	}
 	f.register(fs, "info")
+	fs.StringVar(&listen, "listen", "", "override serve.listen")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
 			return 0
 		}
 		return 1
@@ -33,14 +64,56 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "driftd serve: %v\n", err)
 		return 1
 	}
+	if listen != "" {
+		cfg.Serve.Listen = listen
+	}
 	layers, err := buildLayers(cfg, nil, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "driftd serve: %v\n", err)
 		return 1
 	}
-	rep := engine.New(source.NewGit(cfg.Repo, cfg.CacheDir, logger), layers, logger).Run(ctx)
-	s := rep.Summarize()
-	logger.Info("check finished", "revision", rep.Revision, "status", rep.Status,
-		"findings", s.Findings, "targets_drifted", s.Drifted, "targets_unknown", s.Unknown)
+	var secret []byte
+	if p := cfg.Serve.Webhook.SecretFile; p != "" {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			fmt.Fprintf(stderr, "driftd serve: webhook secret_file: %v\n", err)
+			return 1
+		}
+		secret = []byte(strings.TrimSpace(string(b)))
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := report.NewMetrics(reg, cfg.Serve.PerObjectMetrics)
+	git := source.NewGit(cfg.Repo, cfg.CacheDir, logger)
+	opts := daemon.Options{
+		Checker:         engine.New(git, layers, logger),
+		Head:            git.Head,
+		PollInterval:    cfg.Repo.PollInterval.Std(),
+		Schedule:        cfg.Schedule.Cron,
+		StartJitter:     cfg.Serve.StartJitter.Std(),
+		Listen:          cfg.Serve.Listen,
+		ShutdownTimeout: cfg.Serve.ShutdownTimeout.Std(),
+		WebhookSecret:   secret,
+		Registry:        reg,
+		Metrics:         metrics,
+		Version:         version,
+		Logger:          logger,
+	}
+	if cfg.Serve.LeaderElection.Enabled {
+		el, err := daemon.NewLeaseElector(cfg.Serve.LeaderElection, logger)
+		if err != nil {
+			fmt.Fprintf(stderr, "driftd serve: %v\n", err)
+			return 1
+		}
+		logger.Info("leader election enabled", "identity", el.Identity(),
+			"lease", cfg.Serve.LeaderElection.Namespace+"/"+cfg.Serve.LeaderElection.LeaseName)
+		opts.Elector = el
+	}
+	if err := daemon.New(opts).Run(ctx); err != nil {
+		fmt.Fprintf(stderr, "driftd serve: %v\n", err)
+		return 1
+	}
+	logger.Info("stopped")
 	return 0
 }

@@ -80,6 +80,9 @@ func NewMetrics(reg prometheus.Registerer, perObject bool) *Metrics {
 	return m
 }
 
+// SkippedCounter returns driftd_checks_skipped_total, for tests.
+func (m *Metrics) SkippedCounter() prometheus.Counter { return m.skipped }
+
 // Skipped counts a check that was not started because one was running.
 func (m *Metrics) Skipped() { m.skipped.Inc() }
 

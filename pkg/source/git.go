@@ -12,6 +12,7 @@ import (
 	git "github.com/go-git/go-git/v5"
 	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/storage/memory"
 
 	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
@@ -172,4 +173,28 @@ func checkout(repo *git.Repository, hash plumbing.Hash) error {
 		return fmt.Errorf("clean worktree: %w", err)
 	}
 	return nil
+}
+
+// Head asks the remote for the branch's current commit without fetching or
+// touching the checkout, so that the daemon can poll cheaply and check only
+// when something changed.
+func (g *Git) Head(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.Timeout.Std())
+	defer cancel()
+	auth, err := authFor(g.cfg.URL, g.cfg.Auth)
+	if err != nil {
+		return "", err
+	}
+	rem := git.NewRemote(memory.NewStorage(), &gitconfig.RemoteConfig{Name: "origin", URLs: []string{g.cfg.URL}})
+	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: auth})
+	if err != nil {
+		return "", fmt.Errorf("list remote %s: %w", g.cfg.URL, err)
+	}
+	want := plumbing.NewBranchReferenceName(g.cfg.Branch)
+	for _, r := range refs {
+		if r.Name() == want {
+			return r.Hash().String(), nil
+		}
+	}
+	return "", fmt.Errorf("list remote %s: branch %s not found", g.cfg.URL, g.cfg.Branch)
 }

@@ -150,3 +150,21 @@ func TestLocal(t *testing.T) {
 		t.Error("missing local repo gave no error")
 	}
 }
+
+func TestGitHead(t *testing.T) {
+	r := newRemote(t)
+	rev1 := r.commit("first", map[string]string{"a.yaml": "v1\n"})
+	g := NewGit(repoConfig(t, "file://"+r.bare), t.TempDir(), discard())
+	head, err := g.Head(t.Context())
+	if err != nil || head != rev1 {
+		t.Fatalf("Head = %s, %v; want %s", head, err, rev1)
+	}
+	rev2 := r.commit("second", map[string]string{"a.yaml": "v2\n"})
+	if head, _ := g.Head(t.Context()); head != rev2 {
+		t.Errorf("Head after a push = %s, want %s", head, rev2)
+	}
+	// Head never creates or moves the checkout.
+	if _, err := os.Stat(g.dir); !os.IsNotExist(err) {
+		t.Errorf("Head touched the checkout dir: %v", err)
+	}
+}

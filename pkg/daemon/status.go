@@ -1,0 +1,61 @@
+package daemon
+
+import (
+	"bytes"
+	_ "embed"
+	"html/template"
+	"net/http"
+	"strings"
+
+	"github.com/driftd/driftd/pkg/drift"
+)
+
+//go:embed status.html
+var statusHTML string
+
+var statusTmpl = template.Must(template.New("status").Funcs(template.FuncMap{
+	"lines": func(s string) []string { return strings.Split(strings.TrimSuffix(s, "\n"), "\n") },
+	"lineClass": func(l string) string {
+		switch {
+		case strings.HasPrefix(l, "+++"), strings.HasPrefix(l, "---"):
+			return "hdr"
+		case strings.HasPrefix(l, "@@"):
+			return "hunk"
+		case strings.HasPrefix(l, "+"):
+			return "add"
+		case strings.HasPrefix(l, "-"):
+			return "del"
+		case strings.HasPrefix(l, "#"), strings.HasPrefix(strings.TrimSpace(l), "~"):
+			return "note"
+		}
+		return ""
+	},
+	"short": func(s string) string {
+		if len(s) == 40 {
+			return s[:12]
+		}
+		return s
+	},
+}).Parse(statusHTML))
+
+type statusData struct {
+	Report  *drift.Report
+	Summary drift.Summary
+	Leading bool
+	Version string
+}
+
+// statusPage renders the latest report as a read-only page.
+func (d *Daemon) statusPage(w http.ResponseWriter, _ *http.Request) {
+	data := statusData{Report: d.latest.Load(), Leading: d.leading.Load(), Version: d.opts.Version}
+	if data.Report != nil {
+		data.Summary = data.Report.Summarize()
+	}
+	var b bytes.Buffer
+	if err := statusTmpl.Execute(&b, data); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(b.Bytes())
+}
