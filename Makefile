@@ -4,9 +4,9 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN := bin/driftd
 # Where install.sh put terraform, the provider mirror and friends.
-TESTENV = eval "$$(testenv/env.sh)" && export DRIFTD_CACHE DRIFTD_TERRAFORM TF_CLI_CONFIG_FILE
+TESTENV = eval "$$(testenv/env.sh)" && export DRIFTD_CACHE DRIFTD_TERRAFORM TF_CLI_CONFIG_FILE DRIFTD_KUBE_BIN
 
-.PHONY: help build test test-unit test-integration testenv lint demo bench update-golden clean
+.PHONY: rules check-rules help build test test-unit test-integration testenv lint demo bench update-golden clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -40,6 +40,13 @@ bench: testenv ## side-by-side benchmarks against the tools users would otherwis
 	$(TESTENV) && $(GO) test -tags integration -run '^$$' -bench '$(BENCH)' -skip Ansible -benchtime 3x -timeout 60m ./...
 	@# One ansible-playbook run takes minutes: once is enough.
 	$(TESTENV) && $(GO) test -tags integration -run '^$$' -bench 'Ansible' -benchtime 1x -timeout 60m ./...
+
+rules: ## regenerate deploy/base/prometheusrule.yaml from deploy/prometheus/driftd-rules.yml
+	deploy/gen-prometheusrule.sh
+
+check-rules: ## promtool check rules + promtool test rules, amtool check-config
+	cd deploy/prometheus && promtool check rules driftd-rules.yml && promtool test rules driftd-rules_test.yml
+	amtool check-config deploy/alertmanager/alertmanager.yml
 
 update-golden: ## rewrite golden files after an intended output change
 	$(GO) test ./... -update

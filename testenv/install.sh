@@ -12,7 +12,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/versions.sh"
 
 packages() {
-	apt_install openssh-server git iproute2 util-linux tar
+	apt_install openssh-server git iproute2 util-linux tar curl openssl ca-certificates \
+		prometheus prometheus-alertmanager chromium
 }
 
 # bench installs the peers the benchmarks compare driftd with.

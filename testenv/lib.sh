@@ -50,3 +50,29 @@ start_watchdog() {
 	' watchdog "$state" "$owner" "$max" "$stop" </dev/null >/dev/null 2>&1 &
 	echo $! >"$state/watchdog.pid"
 }
+
+# stop_env STATE: stops the processes in STATE/pids, in order (each is given
+# 5 s to exit before it is killed), removes STATE/pids and STATE/env, and
+# ends the watchdog. Idempotent.
+stop_env() {
+	local state=$1 pid
+	[ -f "$state/pids" ] || return 0
+	while read -r pid; do
+		[ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+	done <"$state/pids"
+	while read -r pid; do
+		[ -n "$pid" ] || continue
+		for _ in $(seq 1 100); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -9 "$pid" 2>/dev/null || true
+	done <"$state/pids"
+	rm -f "$state/pids" "$state/env"
+	if [ -f "$state/watchdog.pid" ]; then
+		local wd
+		wd=$(cat "$state/watchdog.pid")
+		rm -f "$state/watchdog.pid"
+		[ "$wd" != "$$" ] && [ "$wd" != "$PPID" ] && kill "$wd" 2>/dev/null || true
+	fi
+}
