@@ -21,6 +21,7 @@ type gitRepo struct {
 	work, bare        string
 	reality, state    string
 	terraform, config string
+	cache             string
 }
 
 func newGitRepo(t *testing.T) *gitRepo {
@@ -31,7 +32,8 @@ func newGitRepo(t *testing.T) *gitRepo {
 	}
 	dir := t.TempDir()
 	g := &gitRepo{t: t, work: filepath.Join(dir, "work"), bare: filepath.Join(dir, "config.git"),
-		reality: filepath.Join(dir, "reality"), state: filepath.Join(dir, "state"), terraform: tf, config: cli}
+		reality: filepath.Join(dir, "reality"), state: filepath.Join(dir, "state"), terraform: tf, config: cli,
+		cache: filepath.Join(dir, "cache")}
 	for _, d := range []string{g.reality, g.state, filepath.Join(g.work, "stacks", "files")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
