@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,7 +11,6 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
 	"github.com/driftd/driftd/pkg/engine"
 	"github.com/driftd/driftd/pkg/report"
@@ -49,12 +46,7 @@ type checkFlags struct {
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var f checkFlags
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), checkUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("check", checkUsage, stderr)
 	f.register(fs, "warn")
 	fs.StringVar(&f.repo, "repo", "", "use the local checkout at `PATH` instead of cloning")
 	fs.StringVar(&f.output, "output", "text", "output format: text or json")
@@ -62,13 +54,8 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.BoolVar(&f.noColor, "no-color", false, "never colour text output (it is coloured only on a terminal)")
 	fs.Var(&f.layers, "layer", "check only these layers (infra, node, app); repeatable or comma-separated")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Minute, "give up on the whole check after this long")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return 0
-		}
-		return 1
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "driftd check: unexpected argument %q\n", fs.Arg(0))
@@ -78,20 +65,10 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "driftd check: unknown output format %q: use text or json\n", f.output)
 		return 1
 	}
-	logger, err := f.logger(stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "driftd check: %v\n", err)
-		return 1
-	}
 	if f.repo != "" && !flagWasSet(fs, "config", "c") {
 		f.config = filepath.Join(f.repo, "driftd.yaml")
 	}
-	cfg, err := config.LoadFile(f.config)
-	if err != nil {
-		fmt.Fprintf(stderr, "driftd check: %v\n", err)
-		return 1
-	}
-	layers, err := buildLayers(cfg, f.layers, logger)
+	cfg, logger, layers, err := f.load(stderr, f.layers, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "driftd check: %v\n", err)
 		return 1

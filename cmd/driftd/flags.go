@@ -1,11 +1,15 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
+
+	"github.com/driftd/driftd/pkg/config"
+	"github.com/driftd/driftd/pkg/drift"
 )
 
 // commonFlags are the flags every command that loads a config takes.
@@ -18,6 +22,55 @@ func (c *commonFlags) register(fs *flag.FlagSet, defLevel string) {
 	fs.StringVar(&c.config, "config", "driftd.yaml", "path to driftd.yaml")
 	fs.StringVar(&c.config, "c", "driftd.yaml", "shorthand for --config")
 	fs.StringVar(&c.logLevel, "log-level", defLevel, "log level: debug, info, warn or error")
+}
+
+// newFlagSet returns a flag set for a command whose --help prints usage,
+// then the flags.
+func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args. When done is true the command must return code:
+// 0 after --help (printed to stdout), 1 after a bad flag.
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (code int, done bool) {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return 0, false
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return 0, true
+	default:
+		return 1, true
+	}
+}
+
+// load builds the logger, loads the config, lets adjust change it, and
+// wires the enabled layers (only those in only, when set).
+func (c *commonFlags) load(stderr io.Writer, only []string, adjust func(*config.Config)) (*config.Config, *slog.Logger, []drift.Layer, error) {
+	logger, err := c.logger(stderr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cfg, err := config.LoadFile(c.config)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if adjust != nil {
+		adjust(cfg)
+	}
+	layers, err := buildLayers(cfg, only, logger)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return cfg, logger, layers, nil
 }
 
 func (c *commonFlags) logger(w io.Writer) (*slog.Logger, error) {

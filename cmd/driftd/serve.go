@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -38,36 +36,17 @@ Flags:
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var f commonFlags
 	var listen string
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), serveUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("serve", serveUsage, stderr)
 	f.register(fs, "info")
 	fs.StringVar(&listen, "listen", "", "override serve.listen")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return 0
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
+	}
+	cfg, logger, layers, err := f.load(stderr, nil, func(c *config.Config) {
+		if listen != "" {
+			c.Serve.Listen = listen
 		}
-		return 1
-	}
-	logger, err := f.logger(stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "driftd serve: %v\n", err)
-		return 1
-	}
-	cfg, err := config.LoadFile(f.config)
-	if err != nil {
-		fmt.Fprintf(stderr, "driftd serve: %v\n", err)
-		return 1
-	}
-	if listen != "" {
-		cfg.Serve.Listen = listen
-	}
-	layers, err := buildLayers(cfg, nil, logger)
+	})
 	if err != nil {
 		fmt.Fprintf(stderr, "driftd serve: %v\n", err)
 		return 1

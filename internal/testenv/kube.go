@@ -1,10 +1,8 @@
 package testenv
 
 import (
-	"context"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 )
 
@@ -32,17 +30,6 @@ func KubeForTest(t testing.TB) *Kube {
 		Unavailable(t, "kube-apiserver: %v", err)
 	}
 	state := t.TempDir()
-	if err := run(context.Background(), "kube/start.sh", state, strconv.Itoa(os.Getpid())); err != nil {
-		t.Fatalf("start kube-apiserver: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := run(context.Background(), "kube/stop.sh", state); err != nil {
-			t.Errorf("stop kube-apiserver: %v", err)
-		}
-	})
-	env, err := readEnv(filepath.Join(state, "env"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := startForTest(t, "kube/start.sh", "kube/stop.sh", state)
 	return &Kube{Kubeconfig: env["KUBECONFIG"], Server: env["KUBE_API"], Kubectl: env["KUBECTL"], State: state}
 }

@@ -1,11 +1,9 @@
 package testenv
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 )
 
@@ -35,17 +33,6 @@ func PrometheusForTest(t testing.TB, promYML, amYML string) *Prometheus {
 	if err := os.WriteFile(af, []byte(amYML), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := run(context.Background(), "prometheus/start.sh", state, pf, af, strconv.Itoa(os.Getpid())); err != nil {
-		t.Fatalf("start prometheus: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := run(context.Background(), "prometheus/stop.sh", state); err != nil {
-			t.Errorf("stop prometheus: %v", err)
-		}
-	})
-	env, err := readEnv(filepath.Join(state, "env"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := startForTest(t, "prometheus/start.sh", "prometheus/stop.sh", state, pf, af)
 	return &Prometheus{URL: env["PROMETHEUS_URL"], AlertmanagerURL: env["ALERTMANAGER_URL"], State: state}
 }

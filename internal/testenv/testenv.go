@@ -66,3 +66,24 @@ func run(ctx context.Context, script string, args ...string) error {
 	}
 	return nil
 }
+
+// startForTest runs script with args (the state directory first, the owner
+// PID appended), stops it with stopScript at the end of the test, and
+// returns the environment the script wrote to STATE/env.
+func startForTest(t testing.TB, script, stopScript, state string, args ...string) map[string]string {
+	t.Helper()
+	args = append(append([]string{state}, args...), strconv.Itoa(os.Getpid()))
+	if err := run(context.Background(), script, args...); err != nil {
+		t.Fatalf("start %s: %v", script, err)
+	}
+	t.Cleanup(func() {
+		if err := run(context.Background(), stopScript, state); err != nil {
+			t.Errorf("stop %s: %v", script, err)
+		}
+	})
+	env, err := readEnv(filepath.Join(state, "env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}

@@ -20,15 +20,7 @@ func TestCommandParse(t *testing.T) {
 		"etc/kubernetes/manifests/etcd.yaml":                 "kind: Pod\n",
 		"etc/outside/explicit.conf":                          "asked for by path\n",
 	}
-	for p, c := range files {
-		full := filepath.Join(root, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeTree(t, root, files)
 	if err := os.Chmod(filepath.Join(root, "etc/kubernetes/manifests/etcd.yaml"), 0o600); err != nil {
 		t.Fatal(err)
 	}
