@@ -8,6 +8,7 @@ import (
 
 	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
+	"github.com/driftd/driftd/pkg/layers/app"
 	"github.com/driftd/driftd/pkg/layers/infra"
 	"github.com/driftd/driftd/pkg/layers/node"
 )
@@ -32,6 +33,12 @@ func buildLayers(cfg *config.Config, only []string, logger *slog.Logger) ([]drif
 			layers = append(layers, infra.New(*cfg.Layers.Infra, filepath.Join(cfg.CacheDir, "terraform"), logger.With("layer", n)))
 		case drift.LayerNode:
 			l, err := node.New(*cfg.Layers.Node, logger.With("layer", n))
+			if err != nil {
+				return nil, err
+			}
+			layers = append(layers, l)
+		case drift.LayerApp:
+			l, err := app.New(*cfg.Layers.App, cfg.Ignore, logger.With("layer", n))
 			if err != nil {
 				return nil, err
 			}

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -32,4 +33,9 @@ func KubeForTest(t testing.TB) *Kube {
 	state := t.TempDir()
 	env := startForTest(t, "kube/start.sh", "kube/stop.sh", state)
 	return &Kube{Kubeconfig: env["KUBECONFIG"], Server: env["KUBE_API"], Kubectl: env["KUBECTL"], State: state}
+}
+
+// Stop stops the API server and etcd before the test ends, as an outage.
+func (k *Kube) Stop() error {
+	return run(context.Background(), "kube/stop.sh", k.State)
 }

@@ -198,6 +198,9 @@ type App struct {
 	Burst int     `yaml:"burst"`
 	// Timeout bounds one target's check. It defaults to 1m.
 	Timeout Duration `yaml:"timeout"`
+	// Parallelism bounds the requests in flight (LISTs and dry runs). It
+	// defaults to 8.
+	Parallelism int `yaml:"parallelism"`
 	// Unmanaged, when set, reports live objects that Git does not know.
 	Unmanaged *Unmanaged `yaml:"unmanaged"`
 }

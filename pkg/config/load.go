@@ -200,11 +200,18 @@ func (c *Config) setDefaults() {
 		if a.DefaultNamespace == "" {
 			a.DefaultNamespace = "default"
 		}
+		// One LIST per kind and namespace, and a dry run only for objects
+		// that differ: request counts stay small, and the concurrency bound
+		// (not a low QPS) is what protects the API server, which also has
+		// its own priority and fairness.
 		if a.QPS == 0 {
-			a.QPS = 50
+			a.QPS = 500
 		}
 		if a.Burst == 0 {
-			a.Burst = 100
+			a.Burst = 1000
+		}
+		if a.Parallelism == 0 {
+			a.Parallelism = 8
 		}
 		a.Timeout = a.Timeout.or(time.Minute)
 	}

@@ -11,11 +11,11 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
 	"github.com/driftd/driftd/pkg/config"
+	"github.com/driftd/driftd/pkg/kube"
 )
 
 // LeaseElector elects a leader among replicas with a coordination.k8s.io
@@ -30,11 +30,9 @@ type LeaseElector struct {
 // NewLeaseElector builds the Kubernetes client from cfg.Kubeconfig (or
 // $KUBECONFIG, or the in-cluster config).
 func NewLeaseElector(cfg config.LeaderElection, log *slog.Logger) (*LeaseElector, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = cfg.Kubeconfig
-	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	rc, err := kube.Config(cfg.Kubeconfig, "", 5, 10)
 	if err != nil {
-		return nil, fmt.Errorf("leader election: kubernetes client config: %w", err)
+		return nil, fmt.Errorf("leader election: %w", err)
 	}
 	client, err := kubernetes.NewForConfig(rc)
 	if err != nil {

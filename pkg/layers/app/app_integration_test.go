@@ -1,0 +1,298 @@
+//go:build integration
+
+package app
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/driftd/driftd/internal/testenv"
+	"github.com/driftd/driftd/pkg/config"
+	"github.com/driftd/driftd/pkg/drift"
+	"github.com/driftd/driftd/pkg/report"
+)
+
+var nsCounter atomic.Int32
+
+// cluster is a real kube-apiserver with the corpus applied, from Git, in a
+// fresh namespace (there is no controller-manager: namespaces never go).
+type cluster struct {
+	t    *testing.T
+	kube *testenv.Kube
+	repo string
+	ns   string
+	cfg  config.App
+}
+
+func newCluster(t *testing.T, k *testenv.Kube) *cluster {
+	t.Helper()
+	ns := fmt.Sprintf("shop%d", nsCounter.Add(1))
+	repo := t.TempDir()
+	dir := filepath.Join(repo, "apps")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob("testdata/corpus/*.yaml")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = bytes.ReplaceAll(b, []byte("NS"), []byte(ns))
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := &cluster{t: t, kube: k, repo: repo, ns: ns, cfg: config.App{
+		Paths: []string{"apps"}, Kubeconfig: k.Kubeconfig, DefaultNamespace: "default",
+		QPS: 500, Burst: 1000, Parallelism: 8, Timeout: config.Duration(30 * time.Second),
+	}}
+	// Applied the way GitOps tools and people do: server-side apply.
+	c.kubectl("apply", "--server-side", "-f", filepath.Join(dir, "namespace.yaml"))
+	c.kubectl("apply", "--server-side", "-f", dir)
+	return c
+}
+
+func (c *cluster) kubectl(args ...string) string {
+	c.t.Helper()
+	out, err := exec.Command(c.kube.Kubectl, append([]string{"--kubeconfig", c.kube.Kubeconfig}, args...)...).CombinedOutput()
+	if err != nil {
+		c.t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func (c *cluster) layer(ignore ...config.IgnoreRule) *Layer {
+	c.t.Helper()
+	l, err := New(c.cfg, ignore, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return l
+}
+
+func (c *cluster) check(l *Layer) (map[string]drift.TargetResult, error) {
+	c.t.Helper()
+	res, err := l.Check(c.t.Context(), drift.Snapshot{Dir: c.repo})
+	out := map[string]drift.TargetResult{}
+	for _, r := range res {
+		r.Normalize()
+		out[r.Name] = r
+	}
+	return out, err
+}
+
+func findings(res map[string]drift.TargetResult) []string {
+	var out []string
+	for _, name := range slices.Sorted(func(yield func(string) bool) {
+		for k := range res {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		for _, f := range res[name].Findings {
+			out = append(out, string(f.Change)+" "+f.Object)
+		}
+	}
+	return out
+}
+
+func TestAppCorpus(t *testing.T) {
+	k := testenv.KubeForTest(t)
+
+	t.Run("in sync", func(t *testing.T) {
+		c := newCluster(t, k)
+		res, err := c.check(c.layer())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, r := range res {
+			if r.Status != drift.StatusInSync {
+				t.Errorf("%s: %s %q %v\n%s", name, r.Status, r.Error, findings(res), diffs(r))
+			}
+		}
+		if len(res[c.ns].Findings) != 0 || len(res) != 2 {
+			t.Errorf("targets %v", res)
+		}
+	})
+
+	for _, tc := range []struct {
+		name   string
+		mutate func(c *cluster)
+		want   string   // the one finding
+		inDiff []string // lines the diff must hold
+	}{
+		{"kubectl scale", func(c *cluster) { c.kubectl("scale", "-n", c.ns, "deployment/web", "--replicas=5") },
+			"changed apps/Deployment/NS/web", []string{"-  replicas: 2", "+  replicas: 5"}},
+		{"kubectl set image", func(c *cluster) { c.kubectl("set", "image", "-n", c.ns, "deployment/web", "web=nginx:1.28") },
+			"changed apps/Deployment/NS/web", []string{"-        image: nginx:1.27", "+        image: nginx:1.28"}},
+		{"label added live", func(c *cluster) { c.kubectl("label", "-n", c.ns, "configmap/settings", "owner=bob") },
+			"changed core/ConfigMap/NS/settings", []string{"+    owner: bob"}},
+		{"hostNetwork added live", func(c *cluster) {
+			c.kubectl("patch", "-n", c.ns, "deployment/web", "-p", `{"spec":{"template":{"spec":{"hostNetwork":true}}}}`)
+		}, "changed apps/Deployment/NS/web", []string{"+      hostNetwork: true"}},
+		{"env var added live", func(c *cluster) { c.kubectl("set", "env", "-n", c.ns, "deployment/web", "DEBUG=1") },
+			"changed apps/Deployment/NS/web", []string{"+        - name: DEBUG", "+          value: \"1\""}},
+		{"ConfigMap key changed", func(c *cluster) {
+			c.kubectl("patch", "-n", c.ns, "configmap/settings", "--type=merge", "-p", `{"data":{"mode":"debug"}}`)
+		}, "changed core/ConfigMap/NS/settings", []string{"-  mode: production", "+  mode: debug"}},
+		{"Secret value changed", func(c *cluster) {
+			c.kubectl("patch", "-n", c.ns, "secret/creds", "--type=merge", "-p", `{"stringData":{"password":"hunter2-typed-by-hand"}}`)
+		}, "changed core/Secret/NS/creds", []string{"-  password: (redacted, hmac ", "+  password: (redacted, hmac "}},
+		{"object deleted", func(c *cluster) { c.kubectl("delete", "-n", c.ns, "serviceaccount/web") },
+			"missing core/ServiceAccount/NS/web", []string{"+++ /dev/null", "-  name: web"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCluster(t, k)
+			tc.mutate(c)
+			res, err := c.check(c.layer())
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := strings.ReplaceAll(tc.want, "NS", c.ns)
+			if diff := cmp.Diff([]string{want}, findings(res)); diff != "" {
+				t.Fatalf("findings (-want +got):\n%s\n%s", diff, diffs(res[c.ns]))
+			}
+			d := res[c.ns].Findings[0].Diff
+			for _, line := range tc.inDiff {
+				if !strings.Contains(d, line) {
+					t.Errorf("diff lacks %q:\n%s", line, d)
+				}
+			}
+			out := render(t, res)
+			for _, secret := range []string{"s3cr3t-Password-Value", "hunter2-typed-by-hand", "czNjcjN0"} {
+				if strings.Contains(out, secret) {
+					t.Errorf("a Secret value leaked into the output:\n%s", out)
+				}
+			}
+		})
+	}
+
+	t.Run("HPA owns replicas", func(t *testing.T) {
+		c := newCluster(t, k)
+		c.kubectl("scale", "-n", c.ns, "deployment/web", "--replicas=7")
+		l := c.layer(config.IgnoreRule{Layer: drift.LayerApp, Kind: "Deployment", Name: "web", Paths: []string{"/spec/replicas"}})
+		res, err := c.check(l)
+		if err != nil || len(findings(res)) != 0 {
+			t.Fatalf("replicas not ignored: %v %v\n%s", findings(res), err, diffs(res[c.ns]))
+		}
+		// Only the replicas: an image change is still drift.
+		c.kubectl("set", "image", "-n", c.ns, "deployment/web", "web=nginx:1.28")
+		res, _ = c.check(l)
+		if got := findings(res); !cmp.Equal(got, []string{"changed apps/Deployment/" + c.ns + "/web"}) {
+			t.Fatalf("findings %v", got)
+		}
+		if d := res[c.ns].Findings[0].Diff; strings.Contains(d, "replicas") || !strings.Contains(d, "nginx:1.28") {
+			t.Errorf("diff:\n%s", d)
+		}
+	})
+
+	t.Run("unmanaged", func(t *testing.T) {
+		c := newCluster(t, k)
+		c.kubectl("create", "configmap", "-n", c.ns, "handmade", "--from-literal=a=b")
+		c.cfg.Unmanaged = &config.Unmanaged{Namespaces: []string{c.ns}}
+		res, err := c.check(c.layer())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := findings(res); !cmp.Equal(got, []string{"unmanaged core/ConfigMap/" + c.ns + "/handmade"}) {
+			t.Errorf("findings %v", got)
+		}
+		// Off by default.
+		c.cfg.Unmanaged = nil
+		if res, _ := c.check(c.layer()); len(findings(res)) != 0 {
+			t.Errorf("unmanaged objects reported without the option: %v", findings(res))
+		}
+	})
+
+	t.Run("broken document and unknown kind", func(t *testing.T) {
+		c := newCluster(t, k)
+		bad := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok-one\n  namespace: " + c.ns + "\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: [not, a, map\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: " + c.ns + "\n"
+		if err := os.WriteFile(filepath.Join(c.repo, "apps", "extra.yaml"), []byte(bad), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res, err := c.check(c.layer())
+		if err == nil || !strings.Contains(err.Error(), "apps/extra.yaml: document 2:") {
+			t.Errorf("layer error %v, want one naming apps/extra.yaml document 2", err)
+		}
+		r := res[c.ns]
+		if r.Status != drift.StatusUnknown || !strings.Contains(r.Error, "example.com/v1, Kind=Widget is not served by the cluster") {
+			t.Errorf("target: %s %q", r.Status, r.Error)
+		}
+		// The rest is still checked: the valid new ConfigMap is missing.
+		if got := findings(res); !cmp.Equal(got, []string{"missing core/ConfigMap/" + c.ns + "/ok-one"}) {
+			t.Errorf("findings %v", got)
+		}
+	})
+}
+
+// TestAppAPIServerGoesAway stops the API server and checks again: every
+// target is unknown with a clear error, and nothing panics.
+func TestAppAPIServerGoesAway(t *testing.T) {
+	k := testenv.KubeForTest(t)
+	c := newCluster(t, k)
+	c.cfg.Timeout = config.Duration(5 * time.Second)
+	l := c.layer()
+	if res, _ := c.check(l); res[c.ns].Status != drift.StatusInSync {
+		t.Fatal("not in sync before the outage")
+	}
+	if err := k.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	res, _ := c.check(l)
+	for name, r := range res {
+		if r.Status != drift.StatusUnknown || !strings.Contains(r.Error, "connection refused") {
+			t.Errorf("%s: %s %q", name, r.Status, r.Error)
+		}
+	}
+	rep := drift.Report{Source: drift.SourceStatus{Synced: true}, Layers: []drift.LayerResult{{Layer: drift.LayerApp, Targets: slices.Collect(func(yield func(drift.TargetResult) bool) {
+		for _, r := range res {
+			if !yield(r) {
+				return
+			}
+		}
+	})}}}
+	rep.Normalize()
+	if rep.Status.ExitCode() != 1 {
+		t.Errorf("exit code %d, want 1", rep.Status.ExitCode())
+	}
+}
+
+func diffs(r drift.TargetResult) string {
+	var b strings.Builder
+	for _, f := range r.Findings {
+		b.WriteString(f.Object + ":\n" + f.Diff)
+	}
+	return b.String()
+}
+
+func render(t *testing.T, res map[string]drift.TargetResult) string {
+	rep := drift.Report{Source: drift.SourceStatus{Synced: true}}
+	l := drift.LayerResult{Layer: drift.LayerApp}
+	for _, r := range res {
+		l.Targets = append(l.Targets, r)
+	}
+	rep.Layers = []drift.LayerResult{l}
+	rep.Normalize()
+	var b bytes.Buffer
+	if err := report.WriteText(&b, rep, report.TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := report.WriteJSON(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}

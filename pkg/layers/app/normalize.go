@@ -1,0 +1,135 @@
+package app
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// serverAnnotations are written by clients and controllers, never by Git.
+var serverAnnotations = []string{
+	"kubectl.kubernetes.io/last-applied-configuration", // holds a copy of the object, Secret values included
+	"deployment.kubernetes.io/revision",
+}
+
+// normalize returns the parts of an object that Git can own: everything but
+// status and server-owned metadata. Secret values are replaced by keyed
+// hashes, so that nothing built from the result can leak them.
+func normalize(u *unstructured.Unstructured, secretKey []byte) map[string]any {
+	m := runtime.DeepCopyJSON(u.Object)
+	delete(m, "status")
+	meta, _ := m["metadata"].(map[string]any)
+	keep := map[string]any{}
+	for _, k := range []string{"name", "namespace", "labels", "annotations"} {
+		if v, ok := meta[k]; ok {
+			keep[k] = v
+		}
+	}
+	if ann, ok := keep["annotations"].(map[string]any); ok {
+		for _, a := range serverAnnotations {
+			delete(ann, a)
+		}
+		if len(ann) == 0 {
+			delete(keep, "annotations")
+		}
+	}
+	if l, ok := keep["labels"].(map[string]any); ok && len(l) == 0 {
+		delete(keep, "labels")
+	}
+	m["metadata"] = keep
+	if u.GetKind() == "Secret" && (u.GroupVersionKind().Group == "") {
+		redactSecret(m, secretKey)
+	}
+	return m
+}
+
+// redactSecret folds stringData into data and replaces every value with an
+// HMAC of it: equal values give equal strings, and nothing else is learnt.
+func redactSecret(m map[string]any, key []byte) {
+	data := map[string]any{}
+	if d, ok := m["data"].(map[string]any); ok {
+		for k, v := range d {
+			s, _ := v.(string)
+			raw, err := base64.StdEncoding.DecodeString(s)
+			if err != nil {
+				raw = []byte(s)
+			}
+			data[k] = mac(key, raw)
+		}
+	}
+	if sd, ok := m["stringData"].(map[string]any); ok {
+		for k, v := range sd {
+			s, _ := v.(string)
+			data[k] = mac(key, []byte(s))
+		}
+	}
+	delete(m, "stringData")
+	if len(data) > 0 {
+		m["data"] = data
+	} else {
+		delete(m, "data")
+	}
+}
+
+func mac(key, v []byte) string {
+	h := hmac.New(sha256.New, key)
+	h.Write(v)
+	return "(redacted, hmac " + hex.EncodeToString(h.Sum(nil))[:12] + ")"
+}
+
+// removePointer deletes the value at a JSON Pointer (RFC 6901), if any.
+func removePointer(m map[string]any, ptr string) {
+	if ptr == "" || ptr == "/" {
+		return
+	}
+	parts := strings.Split(strings.TrimPrefix(ptr, "/"), "/")
+	for i, p := range parts {
+		parts[i] = strings.ReplaceAll(strings.ReplaceAll(p, "~1", "/"), "~0", "~")
+	}
+	var cur any = m
+	for i, p := range parts {
+		last := i == len(parts)-1
+		switch c := cur.(type) {
+		case map[string]any:
+			if last {
+				delete(c, p)
+				return
+			}
+			cur = c[p]
+		case []any:
+			n, err := strconv.Atoi(p)
+			if err != nil || n < 0 || n >= len(c) {
+				return
+			}
+			if last {
+				// Arrays keep their length; the element becomes nil on both
+				// sides, so it compares equal.
+				c[n] = nil
+				return
+			}
+			cur = c[n]
+		default:
+			return
+		}
+	}
+}
+
+// ID names an object as group/kind/namespace/name (core for the core group,
+// no namespace for cluster-scoped objects).
+func ID(u *unstructured.Unstructured) string {
+	g := u.GroupVersionKind().Group
+	if g == "" {
+		g = "core"
+	}
+	if ns := u.GetNamespace(); ns != "" {
+		return fmt.Sprintf("%s/%s/%s/%s", g, u.GetKind(), ns, u.GetName())
+	}
+	return fmt.Sprintf("%s/%s/%s", g, u.GetKind(), u.GetName())
+}
