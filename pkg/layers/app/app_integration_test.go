@@ -296,3 +296,78 @@ func render(t *testing.T, res map[string]drift.TargetResult) string {
 	}
 	return b.String()
 }
+
+// TestAppFindsWhatKubectlDiffMisses reproduces the measurement in DESIGN.md:
+// after `kubectl patch` adds hostNetwork and `kubectl set env` adds a
+// variable, kubectl diff and kubectl diff --server-side report nothing,
+// while driftd reports both edits.
+func TestAppFindsWhatKubectlDiffMisses(t *testing.T) {
+	k := testenv.KubeForTest(t)
+	c := newCluster(t, k)
+	c.kubectl("patch", "-n", c.ns, "deployment/web", "-p", `{"spec":{"template":{"spec":{"hostNetwork":true}}}}`)
+	c.kubectl("set", "env", "-n", c.ns, "deployment/web", "INJECTED=yes")
+
+	web := filepath.Join(c.repo, "apps", "web.yaml")
+	for _, args := range [][]string{{"diff", "-f", web}, {"diff", "--server-side", "-f", web}} {
+		cmd := exec.Command(c.kube.Kubectl, append([]string{"--kubeconfig", c.kube.Kubeconfig}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil || strings.Contains(string(out), "hostNetwork") {
+			t.Logf("kubectl %s now reports the edit (exit %v):\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+
+	res, err := c.check(c.layer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := findings(res); !cmp.Equal(got, []string{"changed apps/Deployment/" + c.ns + "/web"}) {
+		t.Fatalf("findings %v", got)
+	}
+	d := res[c.ns].Findings[0].Diff
+	for _, want := range []string{"+      hostNetwork: true", "+        - name: INJECTED"} {
+		if !strings.Contains(d, want) {
+			t.Errorf("diff lacks %q:\n%s", want, d)
+		}
+	}
+}
+
+// TestAppKustomizeAndDefaultNamespace renders a kustomization in process and
+// gives namespaced objects without a namespace the configured default.
+func TestAppKustomizeAndDefaultNamespace(t *testing.T) {
+	k := testenv.KubeForTest(t)
+	c := newCluster(t, k)
+	base := filepath.Join(c.repo, "kust")
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{
+		"kustomization.yaml": "namespace: " + c.ns + "\nnamePrefix: k-\nresources: [cm.yaml]\nlabels: [{pairs: {via: kustomize}}]\n",
+		"cm.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: conf\ndata:\n  a: \"1\"\n",
+	} {
+		if err := os.WriteFile(filepath.Join(base, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plain := filepath.Join(c.repo, "plain")
+	if err := os.MkdirAll(plain, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(plain, "cm.yaml"), []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: no-namespace\ndata:\n  b: \"2\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.cfg.Paths = []string{"kust", "plain"}
+	c.cfg.DefaultNamespace = c.ns
+	res, err := c.check(c.layer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"missing core/ConfigMap/" + c.ns + "/k-conf", "missing core/ConfigMap/" + c.ns + "/no-namespace"}
+	if got := findings(res); !cmp.Equal(got, want) {
+		t.Fatalf("findings %v, want %v", got, want)
+	}
+	c.kubectl("apply", "--server-side", "-k", base)
+	c.kubectl("apply", "--server-side", "-n", c.ns, "-f", plain)
+	if res, _ := c.check(c.layer()); len(findings(res)) != 0 {
+		t.Errorf("after applying: %v\n%s", findings(res), diffs(res[c.ns]))
+	}
+}
