@@ -37,9 +37,10 @@ demo: build testenv ## run driftd end to end on the built-in demo environment
 BENCH ?= .
 bench: testenv ## side-by-side benchmarks against the tools users would otherwise run (BENCH=regexp)
 	testenv/install.sh bench
-	$(TESTENV) && $(GO) test -tags integration -run '^$$' -bench '$(BENCH)' -skip Ansible -benchtime 3x -timeout 60m ./...
-	@# One ansible-playbook run takes minutes: once is enough.
-	$(TESTENV) && $(GO) test -tags integration -run '^$$' -bench 'Ansible' -benchtime 1x -timeout 60m ./...
+	$(TESTENV) && $(GO) test -tags integration -run '^$$' -bench '$(BENCH)' -skip 'Ansible|Slow' -benchtime 3x -timeout 60m ./...
+	@# One ansible-playbook run, or one client-side kubectl diff of 2,000
+	@# objects, takes minutes: once is enough.
+	$(TESTENV) && $(GO) test -tags integration -run '^$$' -bench 'Ansible|Slow' -benchtime 1x -timeout 60m ./...
 
 rules: ## regenerate deploy/base/prometheusrule.yaml from deploy/prometheus/driftd-rules.yml
 	deploy/gen-prometheusrule.sh

@@ -43,7 +43,7 @@ wait_tcp 127.0.0.1 "$etcd_port" 200 || die "etcd did not start; see $state/etcd.
 	--token-auth-file "$state/tokens.csv" --authorization-mode RBAC \
 	--service-account-issuer https://kubernetes.default.svc.cluster.local \
 	--service-account-key-file "$state/sa.key" --service-account-signing-key-file "$state/sa.key" \
-	--service-cluster-ip-range 10.0.0.0/24 --endpoint-reconciler-type none \
+	--service-cluster-ip-range 10.0.0.0/16 --endpoint-reconciler-type none \
 	--disable-admission-plugins ServiceAccount \
 	>"$state/apiserver.log" 2>&1 &
 echo $! >"$state/apiserver.pid"

@@ -46,6 +46,11 @@ func normalize(u *unstructured.Unstructured, secretKey []byte) map[string]any {
 	m["metadata"] = keep
 	if u.GetKind() == "Secret" && (u.GroupVersionKind().Group == "") {
 		redactSecret(m, secretKey)
+		// The one default of a Secret: applying it here lets an unchanged
+		// Secret skip the dry run. Any other difference still takes it.
+		if _, ok := m["type"]; !ok {
+			m["type"] = "Opaque"
+		}
 	}
 	return m
 }
