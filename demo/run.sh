@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # driftd's demo, end to end on a built-in environment: a real Git repository,
-# real Terraform stacks with a real provider, three real sshd nodes, reality
-# that drifts on both layers, `driftd check` finding it, then `driftd serve`
+# real Terraform stacks with a real provider, three real sshd nodes, a real
+# kube-apiserver, reality that drifts on all three layers, `driftd check` finding it, then `driftd serve`
 # with a real Prometheus and Alertmanager raising the drift alert.
 # Everything lives in a temporary directory that is removed at the end.
 #
@@ -20,6 +20,7 @@ cleanup() {
 	[ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
 	"$root/testenv/prometheus/stop.sh" "$work/prom" 2>/dev/null || true
 	"$root/testenv/sshd/stop.sh" "$work/nodes" 2>/dev/null || true
+	"$root/testenv/kube/stop.sh" "$work/kube" 2>/dev/null || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -57,7 +58,12 @@ sed 's/{{ .Node.Address }}/127.0.10.1/' "$root/demo/repo/nodes/roles/control-pla
 "$root/testenv/sshd/start.sh" "$work/nodes" 3 $$
 . "$work/nodes/env"
 
-step "A platform repository with two Terraform stacks and the node inventory, pushed to $bare"
+step "A Kubernetes API server (etcd and kube-apiserver on loopback)"
+"$root/testenv/kube/start.sh" "$work/kube" $$
+. "$work/kube/env"
+kubectl() { "$KUBECTL" --kubeconfig "$KUBECONFIG" "$@"; }
+
+step "A platform repository with two Terraform stacks, the node inventory and the shop app, pushed to $bare"
 driftd_port=$(free_port)
 git init -q --bare -b main "$bare"
 cp -r "$root/demo/repo" "$clone"
@@ -65,16 +71,17 @@ find "$clone" -type f -name '*.tf' -o -type f -name '*.yaml' | grep -v '/roles/'
 	-e "s|@STATE@|$state|g" -e "s|@REALITY@|$reality|g" -e "s|@BARE@|$bare|g" \
 	-e "s|@CACHE@|$work/cache|g" -e "s|@TERRAFORM@|$DRIFTD_TERRAFORM|g" \
 	-e "s|@TF_CLI_CONFIG@|$TF_CLI_CONFIG_FILE|g" -e "s|@SSH_PORT@|$SSHD_PORT|g" \
-	-e "s|@SSH_KEY@|$SSHD_KEY|g" -e "s|@SSH_KNOWN_HOSTS@|$SSHD_KNOWN_HOSTS|g" -e "s|@DRIFTD_PORT@|$driftd_port|g"
+	-e "s|@SSH_KEY@|$SSHD_KEY|g" -e "s|@SSH_KNOWN_HOSTS@|$SSHD_KNOWN_HOSTS|g" -e "s|@DRIFTD_PORT@|$driftd_port|g" -e "s|@KUBECONFIG@|$KUBECONFIG|g"
 git_ -C "$clone" init -q -b main
 git_ -C "$clone" add -A && git_ -C "$clone" commit -q -m "platform"
 git_ -C "$clone" remote add origin "$bare" && git_ -C "$clone" push -q origin main
 (cd "$clone" && find . -type f -not -path './.git/*' | sort | sed 's|^\./|  |')
 
-step "terraform apply both stacks: reality now matches Git on every layer"
+step "terraform apply both stacks and kubectl apply the app: reality now matches Git on every layer"
 for s in infra/network infra/dns; do
 	tf "$s" init && tf "$s" apply -auto-approve
 done
+kubectl apply --server-side -f "$clone/apps" >/dev/null
 check
 
 step "Drift on the infra layer: the security group is opened by hand, the zone file deleted"
@@ -83,6 +90,10 @@ rm "$reality/zone.example.com"
 step "Drift on the node layer: a kubelet flag added by hand on node2, a debug drop-in on node3"
 on_node 2 sed -i 's/--max-pods=110/--max-pods=110 --v=4/' /etc/systemd/system/kubelet.service.d/10-kubelet-flags.conf
 on_node 3 sh -c 'printf "[Service]\nEnvironment=KUBELET_DEBUG=1\n" > /etc/systemd/system/kubelet.service.d/99-debug.conf'
+step "Drift on the app layer: hostNetwork and an env var added with kubectl, a ConfigMap edited"
+kubectl -n shop patch deployment web -p '{"spec":{"template":{"spec":{"hostNetwork":true}}}}' >/dev/null
+kubectl -n shop set env deployment/web DEBUG=1 >/dev/null
+kubectl -n shop patch configmap settings --type merge -p '{"data":{"mode":"debug"}}' >/dev/null
 step "And a merged change that nobody applied: a new route, and a rotated (sensitive) token"
 sed -i 's|10.1.0.0/16 via 10.0.0.2|10.1.0.0/16 via 10.0.0.2\\n10.2.0.0/16 via 10.0.0.3|' "$clone/infra/network/main.tf"
 sed -i 's|demo-token-never-shown|rotated-token-never-shown|' "$clone/infra/dns/main.tf"
