@@ -229,6 +229,14 @@ receivers:
 	// Every dashboard query returns data from this Prometheus.
 	checkDashboard(t, prom.URL)
 
+	// The exposition passes promtool's lint.
+	_, metrics := p.get("/metrics")
+	lint := exec.Command("promtool", "check", "metrics")
+	lint.Stdin = strings.NewReader(metrics)
+	if out, err := lint.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+
 	// Reality is put back: the alert resolves.
 	g.apply()
 	if !eventually(60*time.Second, func() bool { return received("resolved") }) {
