@@ -50,7 +50,7 @@ echo $! >"$state/apiserver.pid"
 # Stop order matters: the apiserver first, then etcd.
 printf '%s\n%s\n' "$(cat "$state/apiserver.pid")" "$(cat "$state/etcd.pid")" >"$state/pids"
 
-for _ in $(seq 1 300); do
+for _ in $(seq 1 600); do
 	[ -f "$state/certs/apiserver.crt" ] && curl -fsS --cacert "$state/certs/apiserver.crt" -H "Authorization: Bearer $token" \
 		"https://127.0.0.1:$api_port/readyz" >/dev/null 2>&1 && break
 	sleep 0.1

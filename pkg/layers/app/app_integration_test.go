@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/driftd/driftd/internal/drifttest"
 	"github.com/driftd/driftd/internal/testenv"
 	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
@@ -86,29 +87,10 @@ func (c *cluster) layer(ignore ...config.IgnoreRule) *Layer {
 func (c *cluster) check(l *Layer) (map[string]drift.TargetResult, error) {
 	c.t.Helper()
 	res, err := l.Check(c.t.Context(), drift.Snapshot{Dir: c.repo})
-	out := map[string]drift.TargetResult{}
-	for _, r := range res {
-		r.Normalize()
-		out[r.Name] = r
-	}
-	return out, err
+	return drifttest.ByName(res), err
 }
 
-func findings(res map[string]drift.TargetResult) []string {
-	var out []string
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for k := range res {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
-		for _, f := range res[name].Findings {
-			out = append(out, string(f.Change)+" "+f.Object)
-		}
-	}
-	return out
-}
+func findings(res map[string]drift.TargetResult) []string { return drifttest.Findings(res, false) }
 
 func TestAppCorpus(t *testing.T) {
 	k := testenv.KubeForTest(t)
@@ -244,7 +226,7 @@ func TestAppCorpus(t *testing.T) {
 func TestAppAPIServerGoesAway(t *testing.T) {
 	k := testenv.KubeForTest(t)
 	c := newCluster(t, k)
-	c.cfg.Timeout = config.Duration(5 * time.Second)
+	c.cfg.Timeout = config.Duration(30 * time.Second)
 	l := c.layer()
 	if res, _ := c.check(l); res[c.ns].Status != drift.StatusInSync {
 		t.Fatal("not in sync before the outage")

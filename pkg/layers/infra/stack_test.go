@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/driftd/driftd/internal/drifttest"
 	"github.com/driftd/driftd/internal/testenv"
 	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
@@ -131,12 +132,7 @@ func (w *world) check(l *Layer) map[string]drift.TargetResult {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	out := map[string]drift.TargetResult{}
-	for _, r := range res {
-		r.Normalize()
-		out[r.Name] = r
-	}
-	return out
+	return drifttest.ByName(res)
 }
 
 func (w *world) write(path, content string) {
@@ -147,11 +143,7 @@ func (w *world) write(path, content string) {
 }
 
 func changes(r drift.TargetResult) []string {
-	var out []string
-	for _, f := range r.Findings {
-		out = append(out, string(f.Change)+" "+f.Object)
-	}
-	return out
+	return drifttest.Findings(map[string]drift.TargetResult{r.Name: r}, false)
 }
 
 const motdStack = `

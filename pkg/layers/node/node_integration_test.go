@@ -8,13 +8,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/driftd/driftd/internal/drifttest"
 	"github.com/driftd/driftd/internal/testenv"
 	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
@@ -95,33 +95,14 @@ func (c *cluster) check() map[string]drift.TargetResult {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	out := map[string]drift.TargetResult{}
-	for _, r := range res {
-		r.Normalize()
-		out[r.Name] = r
-	}
-	return out
+	return drifttest.ByName(res)
 }
 
 func (c *cluster) etc(node int, p string) string {
 	return filepath.Join(c.sshd.Nodes[node].EtcDir, strings.TrimPrefix(p, "/etc/"))
 }
 
-func findingList(res map[string]drift.TargetResult) []string {
-	var out []string
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for k := range res {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
-		for _, f := range res[name].Findings {
-			out = append(out, name+" "+string(f.Change)+" "+f.Object)
-		}
-	}
-	return out
-}
+func findingList(res map[string]drift.TargetResult) []string { return drifttest.Findings(res, true) }
 
 func TestNodesInSyncThenDrift(t *testing.T) {
 	c := newCluster(t)
