@@ -49,7 +49,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := newFlagSet("check", checkUsage, stderr)
 	f.register(fs, "warn")
 	fs.StringVar(&f.repo, "repo", "", "use the local checkout at `PATH` instead of cloning")
-	fs.StringVar(&f.output, "output", "text", "output format: text or json")
+	fs.StringVar(&f.output, "output", "text", "output format: text, json, junit or markdown")
 	fs.StringVar(&f.output, "o", "text", "shorthand for --output")
 	fs.BoolVar(&f.noColor, "no-color", false, "never colour text output (it is coloured only on a terminal)")
 	fs.Var(&f.layers, "layer", "check only these layers (infra, node, app); repeatable or comma-separated")
@@ -61,8 +61,10 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "driftd check: unexpected argument %q\n", fs.Arg(0))
 		return 1
 	}
-	if f.output != "text" && f.output != "json" {
-		fmt.Fprintf(stderr, "driftd check: unknown output format %q: use text or json\n", f.output)
+	switch f.output {
+	case "text", "json", "junit", "markdown":
+	default:
+		fmt.Fprintf(stderr, "driftd check: unknown output format %q: use text, json, junit or markdown\n", f.output)
 		return 1
 	}
 	if f.repo != "" && !flagWasSet(fs, "config", "c") {
@@ -85,6 +87,10 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	switch f.output {
 	case "json":
 		err = report.WriteJSON(stdout, rep)
+	case "junit":
+		err = report.WriteJUnit(stdout, rep)
+	case "markdown":
+		err = report.WriteMarkdown(stdout, rep)
 	default:
 		err = report.WriteText(stdout, rep, report.TextOptions{Color: !f.noColor && isTerminal(stdout)})
 	}

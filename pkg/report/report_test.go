@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/xml"
 	"flag"
 	"os"
 	"path/filepath"
@@ -118,4 +119,27 @@ func TestJSONStable(t *testing.T) {
 	if diff := cmp.Diff(ja.String(), jb.String()); diff != "" {
 		t.Errorf("reordered input changed the output:\n%s", diff)
 	}
+}
+
+func TestJUnit(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteJUnit(&b, sample()); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "report.junit.xml", b.Bytes())
+	var parsed junitSuites
+	if err := xml.Unmarshal(b.Bytes(), &parsed); err != nil {
+		t.Fatalf("output is not XML: %v", err)
+	}
+	if parsed.Tests != 5 || parsed.Failures != 2 || parsed.Errors != 2 {
+		t.Errorf("tests %d failures %d errors %d, want 5 2 2", parsed.Tests, parsed.Failures, parsed.Errors)
+	}
+}
+
+func TestMarkdown(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteMarkdown(&b, sample()); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "report.md", b.Bytes())
 }

@@ -1,0 +1,91 @@
+package report
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/driftd/driftd/pkg/drift"
+)
+
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name     string      `xml:"name,attr"`
+	Tests    int         `xml:"tests,attr"`
+	Failures int         `xml:"failures,attr"`
+	Errors   int         `xml:"errors,attr"`
+	Time     string      `xml:"time,attr"`
+	Cases    []junitCase `xml:"testcase"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	Failure   *junitProblem `xml:"failure,omitempty"`
+	Error     *junitProblem `xml:"error,omitempty"`
+}
+
+type junitProblem struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Body    string `xml:",chardata"`
+}
+
+// WriteJUnit writes the report as JUnit XML, which CI systems show as test
+// results: one suite per layer, one test case per target. A drifted target
+// is a failure whose text holds its diffs; a target that could not be
+// checked is an error.
+func WriteJUnit(w io.Writer, r drift.Report) error {
+	out := junitSuites{Name: "driftd " + shortRev(r.Revision)}
+	for _, l := range r.Layers {
+		s := junitSuite{Name: string(l.Layer), Time: seconds(l.DurationSeconds)}
+		if l.Error != "" {
+			s.Cases = append(s.Cases, junitCase{Name: "(layer)", Classname: string(l.Layer),
+				Error: &junitProblem{Message: firstLine(l.Error), Type: "unknown", Body: l.Error}})
+			s.Errors++
+		}
+		for _, t := range l.Targets {
+			c := junitCase{Name: t.Name, Classname: string(l.Layer), Time: seconds(t.DurationSeconds)}
+			switch t.Status {
+			case drift.StatusUnknown:
+				c.Error = &junitProblem{Message: firstLine(t.Error), Type: "unknown", Body: t.Error}
+				s.Errors++
+			case drift.StatusDrifted:
+				var b strings.Builder
+				for _, f := range t.Findings {
+					fmt.Fprintf(&b, "%s (%s)\n%s\n", f.Object, f.Change, f.Diff)
+				}
+				c.Failure = &junitProblem{Message: fmt.Sprintf("%d object(s) drifted", len(t.Findings)), Type: "drift", Body: b.String()}
+				s.Failures++
+			}
+			s.Cases = append(s.Cases, c)
+		}
+		s.Tests = len(s.Cases)
+		out.Tests += s.Tests
+		out.Failures += s.Failures
+		out.Errors += s.Errors
+		out.Suites = append(out.Suites, s)
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return fmt.Errorf("write junit report: %w", err)
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+func seconds(s float64) string { return fmt.Sprintf("%.3f", s) }
