@@ -1,0 +1,55 @@
+package app
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// cacheKey identifies a dry-run result: the same Git object over the same
+// live version always normalizes the same way.
+type cacheKey struct {
+	id      string
+	gitHash [32]byte
+	liveRV  string
+}
+
+func (l *Layer) cached(k cacheKey) (map[string]any, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	v, ok := l.cache[k]
+	return v, ok
+}
+
+func (l *Layer) store(k cacheKey, v map[string]any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cache[k] = v
+}
+
+// pruneCache keeps only the entries the last check used, so memory is
+// bounded by the objects in Git, not by history.
+func (l *Layer) pruneCache(used []map[cacheKey]bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k := range l.cache {
+		keep := false
+		for _, u := range used {
+			if u[k] {
+				keep = true
+				break
+			}
+		}
+		if !keep {
+			delete(l.cache, k)
+		}
+	}
+}
+
+func hashObj(m map[string]any) [32]byte {
+	b, _ := json.Marshal(m)
+	return sha256.Sum256(b)
+}
+
+func copyMap(m map[string]any) map[string]any { return runtime.DeepCopyJSON(m) }
