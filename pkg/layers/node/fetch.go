@@ -43,7 +43,9 @@ const (
 // Command builds the one shell command that reads everything in r: it
 // prints a header with systemd's answers, then a tar stream of the files,
 // which carries names, modes and owners with unambiguous framing. It needs
-// only sh and tar on the node, and systemctl if there is one.
+// only a POSIX shell and tar on the node, and systemctl if there is one.
+// A desired path inside a scope is left to the scope's glob, so that no file
+// is read twice.
 func (r Request) Command() string {
 	var b strings.Builder
 	b.WriteString("set -f; echo " + marker + "; ")
@@ -54,16 +56,21 @@ func (r Request) Command() string {
 		}
 		b.WriteString(" 2>/dev/null; fi; ")
 	}
-	b.WriteString("echo " + tarMarker + "; set +f; { ")
-	// Globs stay unquoted so that the shell expands them; an unmatched glob
-	// stays literal and fails the -f test.
+	// The file names are collected with shell builtins into "$@" and tar
+	// is exec'd: besides the session's shell, tar is the only process the
+	// fetch starts on the node. Globs stay unquoted so that the shell
+	// expands them; an unmatched glob stays literal and fails the -f test.
+	b.WriteString("echo " + tarMarker + "; set +f; set --; ")
 	for _, g := range r.Scopes {
-		b.WriteString("for f in " + globQuote(g) + "; do [ -f \"$f\" ] && printf '%s\\0' \"$f\"; done; ")
+		b.WriteString("for f in " + globQuote(g) + "; do [ -f \"$f\" ] && set -- \"$@\" \"$f\"; done; ")
 	}
 	for _, p := range r.Paths {
-		b.WriteString("[ -f " + shellQuote(p) + " ] && printf '%s\\0' " + shellQuote(p) + "; ")
+		if Match(r.Scopes, p) {
+			continue // the scope's glob lists it already
+		}
+		b.WriteString("[ -f " + shellQuote(p) + " ] && set -- \"$@\" " + shellQuote(p) + "; ")
 	}
-	b.WriteString("true; } | tar --null --no-recursion -T - -cf - 2>/dev/null")
+	b.WriteString("[ $# -eq 0 ] && exit 0; exec tar --no-recursion -cf - -- \"$@\" 2>/dev/null")
 	return b.String()
 }
 
