@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -240,4 +241,40 @@ func waitUntil(t *testing.T, ok func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatal("condition not met within 10s")
+}
+
+// TestPollTriggersOnNewRevision: a new remote revision starts a check; the
+// revision already checked does not; a failing poll marks the repo unsynced.
+func TestPollTriggersOnNewRevision(t *testing.T) {
+	c := &blockingChecker{}
+	d, reg := newTestDaemon(t, c, "")
+	var head atomic.Value
+	head.Store("abc") // what the checker reports having checked
+	var fail atomic.Bool
+	d.opts.Head = func(context.Context) (string, error) {
+		if fail.Load() {
+			return "", errors.New("remote unreachable")
+		}
+		return head.Load().(string), nil
+	}
+	d.opts.PollInterval = 20 * time.Millisecond
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	waitUntil(t, func() bool { return d.ready.Load() })
+	time.Sleep(200 * time.Millisecond)
+	if n := c.runs.Load(); n != 1 {
+		t.Fatalf("%d runs while the remote head was the checked revision, want 1", n)
+	}
+	head.Store("def")
+	waitUntil(t, func() bool { return c.runs.Load() >= 2 })
+
+	fail.Store(true)
+	want := "# HELP driftd_repo_sync_success Whether the last sync of the config repository succeeded.\n" +
+		"# TYPE driftd_repo_sync_success gauge\ndriftd_repo_sync_success 0\n"
+	waitUntil(t, func() bool {
+		return testutil.GatherAndCompare(reg, strings.NewReader(want), "driftd_repo_sync_success") == nil
+	})
 }
