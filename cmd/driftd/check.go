@@ -49,7 +49,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := newFlagSet("check", checkUsage, stderr)
 	f.register(fs, "warn")
 	fs.StringVar(&f.repo, "repo", "", "use the local checkout at `PATH` instead of cloning")
-	fs.StringVar(&f.output, "output", "text", "output format: text, json, junit or markdown")
+	fs.StringVar(&f.output, "output", "text", "output format: text, json, junit, markdown or sarif")
 	fs.StringVar(&f.output, "o", "text", "shorthand for --output")
 	fs.BoolVar(&f.noColor, "no-color", false, "never colour text output (it is coloured only on a terminal)")
 	fs.Var(&f.layers, "layer", "check only these layers (infra, node, app); repeatable or comma-separated")
@@ -62,9 +62,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	switch f.output {
-	case "text", "json", "junit", "markdown":
+	case "text", "json", "junit", "markdown", "sarif":
 	default:
-		fmt.Fprintf(stderr, "driftd check: unknown output format %q: use text, json, junit or markdown\n", f.output)
+		fmt.Fprintf(stderr, "driftd check: unknown output format %q: use text, json, junit, markdown or sarif\n", f.output)
 		return 1
 	}
 	if f.repo != "" && !flagWasSet(fs, "config", "c") {
@@ -91,6 +91,8 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		err = report.WriteJUnit(stdout, rep)
 	case "markdown":
 		err = report.WriteMarkdown(stdout, rep)
+	case "sarif":
+		err = report.WriteSARIF(stdout, rep)
 	default:
 		err = report.WriteText(stdout, rep, report.TextOptions{Color: !f.noColor && isTerminal(stdout)})
 	}

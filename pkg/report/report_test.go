@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"encoding/xml"
 	"flag"
 	"os"
@@ -142,4 +143,33 @@ func TestMarkdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "report.md", b.Bytes())
+}
+
+func TestSARIF(t *testing.T) {
+	r := sample()
+	r.Layers[1].Targets[1].Findings[0].Details = map[string]any{"source": "apps/web.yaml (document 2)"}
+	var b bytes.Buffer
+	if err := WriteSARIF(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "report.sarif.json", b.Bytes())
+	var parsed sarifLog
+	if err := json.Unmarshal(b.Bytes(), &parsed); err != nil {
+		t.Fatal(err)
+	}
+	run := parsed.Runs[0]
+	if len(run.Results) != 3 || len(run.Invocations[0].Notifications) != 2 || run.Invocations[0].ExecutionSuccessful {
+		t.Errorf("results %d notifications %d successful %v", len(run.Results), len(run.Invocations[0].Notifications), run.Invocations[0].ExecutionSuccessful)
+	}
+	located := 0
+	for _, res := range run.Results {
+		for _, l := range res.Locations {
+			if l.PhysicalLocation.ArtifactLocation.URI == "apps/web.yaml" {
+				located++
+			}
+		}
+	}
+	if located != 1 {
+		t.Errorf("%d results located at apps/web.yaml, want 1", located)
+	}
 }
