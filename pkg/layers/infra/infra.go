@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/driftd/driftd/pkg/config"
@@ -42,23 +41,10 @@ func (l *Layer) Check(ctx context.Context, snap drift.Snapshot) ([]drift.TargetR
 	if err := os.MkdirAll(l.cfg.PluginCacheDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create plugin cache: %w", err)
 	}
-	results := make([]drift.TargetResult, len(l.cfg.Stacks))
-	sem := make(chan struct{}, max(1, l.cfg.Parallelism))
-	var wg sync.WaitGroup
-	for i, st := range l.cfg.Stacks {
-		wg.Go(func() {
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-			case <-ctx.Done():
-				results[i] = drift.Fail(st.Name, fmt.Errorf("stack %s: not started: %w", st.Name, ctx.Err()))
-				return
-			}
-			results[i] = l.checkStack(ctx, snap, st)
-		})
-	}
-	wg.Wait()
-	return results, nil
+	stacks := l.cfg.Stacks
+	return drift.CheckEach(ctx, len(stacks), l.cfg.Parallelism, "stack",
+		func(i int) string { return stacks[i].Name },
+		func(ctx context.Context, i int) drift.TargetResult { return l.checkStack(ctx, snap, stacks[i]) }), nil
 }
 
 func (l *Layer) checkStack(ctx context.Context, snap drift.Snapshot, st config.Stack) drift.TargetResult {

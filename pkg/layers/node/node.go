@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/driftd/driftd/pkg/config"
@@ -61,23 +60,9 @@ func (l *Layer) Check(ctx context.Context, snap drift.Snapshot) ([]drift.TargetR
 			return nil, fmt.Errorf("%s: node %s (the local node) is not in the inventory", l.cfg.Inventory, l.cfg.LocalNode)
 		}
 	}
-	results := make([]drift.TargetResult, len(nodes))
-	sem := make(chan struct{}, max(1, l.cfg.Parallelism))
-	var wg sync.WaitGroup
-	for i, h := range nodes {
-		wg.Go(func() {
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-			case <-ctx.Done():
-				results[i] = drift.Fail(h.Name, fmt.Errorf("node %s: not started: %w", h.Name, ctx.Err()))
-				return
-			}
-			results[i] = l.checkNode(ctx, snap, inv, h)
-		})
-	}
-	wg.Wait()
-	return results, nil
+	return drift.CheckEach(ctx, len(nodes), l.cfg.Parallelism, "node",
+		func(i int) string { return nodes[i].Name },
+		func(ctx context.Context, i int) drift.TargetResult { return l.checkNode(ctx, snap, inv, nodes[i]) }), nil
 }
 
 func (l *Layer) checkNode(ctx context.Context, snap drift.Snapshot, inv *Inventory, h Host) drift.TargetResult {

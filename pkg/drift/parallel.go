@@ -1,0 +1,31 @@
+package drift
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// CheckEach runs check for targets 0..n-1, at most parallelism at once, and
+// returns the results in order. A target still waiting for a slot when ctx
+// ends is reported as unknown ("not started") rather than left out. name
+// gives a target's name and noun for that message ("stack", "node").
+func CheckEach(ctx context.Context, n, parallelism int, noun string, name func(i int) string, check func(ctx context.Context, i int) TargetResult) []TargetResult {
+	results := make([]TargetResult, n)
+	sem := make(chan struct{}, max(1, parallelism))
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done():
+				results[i] = Fail(name(i), fmt.Errorf("%s %s: not started: %w", noun, name(i), ctx.Err()))
+				return
+			}
+			results[i] = check(ctx, i)
+		})
+	}
+	wg.Wait()
+	return results
+}

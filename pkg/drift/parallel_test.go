@@ -1,0 +1,44 @@
+package drift
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestCheckEachBoundsAndOrders(t *testing.T) {
+	var running, peak atomic.Int32
+	res := CheckEach(t.Context(), 10, 3, "node", func(i int) string { return fmt.Sprint("n", i) },
+		func(_ context.Context, i int) TargetResult {
+			n := running.Add(1)
+			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+			}
+			time.Sleep(5 * time.Millisecond)
+			running.Add(-1)
+			return TargetResult{Name: fmt.Sprint("n", i)}
+		})
+	if p := peak.Load(); p > 3 || p < 2 {
+		t.Errorf("peak concurrency %d, want at most 3 (and some)", p)
+	}
+	for i, r := range res {
+		if r.Name != fmt.Sprint("n", i) {
+			t.Errorf("result %d is %s", i, r.Name)
+		}
+	}
+}
+
+func TestCheckEachCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	block := make(chan struct{})
+	defer close(block)
+	res := CheckEach(ctx, 3, 1, "stack", func(i int) string { return fmt.Sprint("s", i) },
+		func(ctx context.Context, i int) TargetResult { return Fail(fmt.Sprint("s", i), ctx.Err()) })
+	for _, r := range res {
+		if r.Status != StatusUnknown || r.Error == "" {
+			t.Errorf("%s: %s %q, want unknown", r.Name, r.Status, r.Error)
+		}
+	}
+}
