@@ -12,6 +12,7 @@ import (
 	git "github.com/go-git/go-git/v5"
 	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/memory"
 
 	"github.com/driftd/driftd/pkg/config"
@@ -66,7 +67,7 @@ func (g *Git) update(ctx context.Context) (string, error) {
 	}
 	repo, err := git.PlainOpen(g.dir)
 	if errors.Is(err, git.ErrRepositoryNotExists) {
-		repo, err = g.clone(ctx)
+		repo, err = g.clone(ctx, auth)
 	}
 	if err != nil {
 		return "", err
@@ -97,7 +98,7 @@ func (g *Git) update(ctx context.Context) (string, error) {
 
 // clone makes the first clone in a temporary directory and renames it into
 // place, so that an interrupted clone is never taken for a good checkout.
-func (g *Git) clone(ctx context.Context) (*git.Repository, error) {
+func (g *Git) clone(ctx context.Context, auth transport.AuthMethod) (*git.Repository, error) {
 	if err := os.MkdirAll(filepath.Dir(g.dir), 0o755); err != nil {
 		return nil, fmt.Errorf("create cache dir: %w", err)
 	}
@@ -106,10 +107,6 @@ func (g *Git) clone(ctx context.Context) (*git.Repository, error) {
 		return nil, fmt.Errorf("create cache dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	auth, err := authFor(g.cfg.URL, g.cfg.Auth)
-	if err != nil {
-		return nil, err
-	}
 	_, err = git.PlainCloneContext(ctx, tmp, false, &git.CloneOptions{
 		URL:           g.cfg.URL,
 		Auth:          auth,
