@@ -6,11 +6,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// ignored returns the JSON Pointers to ignore in u, or an empty non-nil
-// slice when the whole object is ignored, or nil when no rule applies.
-func (l *Layer) ignored(u *unstructured.Unstructured) []string {
-	var out []string
-	matched := false
+// ignored returns the JSON Pointers that ignore rules remove from u, and
+// whether a rule without paths ignores u as a whole.
+func (l *Layer) ignored(u *unstructured.Unstructured) (paths []string, whole bool) {
 	target := u.GetNamespace()
 	if target == "" {
 		target = ClusterTarget
@@ -26,21 +24,11 @@ func (l *Layer) ignored(u *unstructured.Unstructured) []string {
 			continue
 		}
 		if len(r.Paths) == 0 {
-			return []string{}
+			return nil, true
 		}
-		matched = true
-		out = append(out, r.Paths...)
+		paths = append(paths, r.Paths...)
 	}
-	if !matched {
-		return nil
-	}
-	return out
-}
-
-// wholeIgnored reports whether a rule without paths matches u.
-func (l *Layer) wholeIgnored(u *unstructured.Unstructured) bool {
-	p := l.ignored(u)
-	return p != nil && len(p) == 0
+	return paths, false
 }
 
 func orStar(s string) string {
