@@ -60,17 +60,18 @@ func (l *Layer) Check(ctx context.Context, snap drift.Snapshot) ([]drift.TargetR
 			return nil, fmt.Errorf("%s: node %s (the local node) is not in the inventory", l.cfg.Inventory, l.cfg.LocalNode)
 		}
 	}
+	roles := LoadRoles(snap.Dir, l.cfg.RolesDir, inv)
 	return drift.CheckEach(ctx, len(nodes), l.cfg.Parallelism, "node",
 		func(i int) string { return nodes[i].Name },
-		func(ctx context.Context, i int) drift.TargetResult { return l.checkNode(ctx, snap, inv, nodes[i]) }), nil
+		func(ctx context.Context, i int) drift.TargetResult { return l.checkNode(ctx, roles, inv, nodes[i]) }), nil
 }
 
-func (l *Layer) checkNode(ctx context.Context, snap drift.Snapshot, inv *Inventory, h Host) drift.TargetResult {
+func (l *Layer) checkNode(ctx context.Context, roles *Roles, inv *Inventory, h Host) drift.TargetResult {
 	start := time.Now()
 	res := drift.TargetResult{Name: h.Name}
 	defer func() { res.Duration = time.Since(start) }()
 
-	desired, err := Desired(snap.Dir, l.cfg.RolesDir, inv, h)
+	desired, err := roles.Desired(inv, h)
 	if err != nil {
 		res.Error = fmt.Sprintf("node %s: desired files: %v", h.Name, err)
 		return res

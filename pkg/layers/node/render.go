@@ -33,11 +33,100 @@ type templateData struct {
 	Vars map[string]any
 }
 
+// Roles holds the role files of one checkout, read and parsed once, so
+// that rendering them for many nodes costs no further I/O.
+type Roles struct {
+	repoDir, rolesDir string
+	roles             map[string]*role
+}
+
+// role is one role directory: its files, or why it could not be read.
+type role struct {
+	files []roleFile
+	err   error
+}
+
+// roleFile is one file of a role, as read from the repo.
+type roleFile struct {
+	path string // absolute on the node
+	src  string // relative to the repo
+	mode fs.FileMode
+	raw  []byte
+	tmpl *template.Template // nil when the file has no template actions
+}
+
+// LoadRoles reads every role that a node of inv uses from rolesDir
+// (relative to the checkout repoDir). A role that cannot be read, or a file
+// whose template does not parse, is an error of the nodes that use it.
+func LoadRoles(repoDir, rolesDir string, inv *Inventory) *Roles {
+	r := &Roles{repoDir: repoDir, rolesDir: rolesDir, roles: map[string]*role{}}
+	for _, h := range inv.Nodes {
+		for _, name := range h.Roles {
+			if _, ok := r.roles[name]; !ok {
+				r.roles[name] = r.load(name)
+			}
+		}
+	}
+	return r
+}
+
+func (r *Roles) load(name string) *role {
+	dir := filepath.Join(r.repoDir, r.rolesDir, name)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return &role{err: fmt.Errorf("role %s: directory %s not found in the repo", name, filepath.Join(r.rolesDir, name))}
+	}
+	ro := &role{}
+	var errs []error
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		src, _ := filepath.Rel(r.repoDir, p)
+		f, err := readRoleFile(p, src)
+		if err != nil {
+			errs = append(errs, err)
+			return nil
+		}
+		f.path = "/" + filepath.ToSlash(rel)
+		ro.files = append(ro.files, f)
+		return nil
+	})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("role %s: %w", name, err))
+	}
+	ro.err = errors.Join(errs...)
+	return ro
+}
+
+// readRoleFile reads one role file and parses it as a template, named by
+// its repo-relative path so that errors read "template: nodes/roles/x/etc/y:3: ...".
+func readRoleFile(path, src string) (roleFile, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return roleFile{}, fmt.Errorf("read %s: %w", src, err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return roleFile{}, err
+	}
+	f := roleFile{src: src, mode: 0o644, raw: b}
+	if fi.Mode()&0o111 != 0 {
+		f.mode = 0o755
+	}
+	if bytes.Contains(b, []byte("{{")) {
+		if f.tmpl, err = template.New(src).Option("missingkey=error").Parse(string(b)); err != nil {
+			return roleFile{}, err
+		}
+	}
+	return f, nil
+}
+
 // Desired renders the files node h must carry: every file under each of its
 // roles' directories, at the same path relative to the role directory,
-// rendered as a text/template. repoDir is the checkout; rolesDir is relative
-// to it. A template error names the file and line.
-func Desired(repoDir, rolesDir string, inv *Inventory, h Host) (map[string]File, error) {
+// rendered as a text/template against the node. A template error names the
+// file and line; two roles that disagree on a path are an error.
+func (r *Roles) Desired(inv *Inventory, h Host) (map[string]File, error) {
 	vars := maps.Clone(inv.Vars)
 	if vars == nil {
 		vars = map[string]any{}
@@ -47,66 +136,30 @@ func Desired(repoDir, rolesDir string, inv *Inventory, h Host) (map[string]File,
 
 	out := map[string]File{}
 	var errs []error
-	for _, role := range h.Roles {
-		dir := filepath.Join(repoDir, rolesDir, role)
-		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			errs = append(errs, fmt.Errorf("role %s: directory %s not found in the repo", role, filepath.Join(rolesDir, role)))
-			continue
+	for _, name := range h.Roles {
+		ro, ok := r.roles[name]
+		if !ok {
+			ro = r.load(name)
 		}
-		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
+		if ro.err != nil {
+			errs = append(errs, ro.err)
+		}
+		for _, rf := range ro.files {
+			f := File{Path: rf.path, Mode: rf.mode, Owner: "root", Group: "root", Source: rf.src, Content: rf.raw}
+			if rf.tmpl != nil {
+				var buf bytes.Buffer
+				if err := rf.tmpl.Execute(&buf, data); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				f.Content = buf.Bytes()
 			}
-			rel, _ := filepath.Rel(dir, p)
-			src, _ := filepath.Rel(repoDir, p)
-			f, err := render(p, src, data)
-			if err != nil {
-				errs = append(errs, err)
-				return nil
-			}
-			f.Path = "/" + filepath.ToSlash(rel)
 			if prev, ok := out[f.Path]; ok && !bytes.Equal(prev.Content, f.Content) {
-				errs = append(errs, fmt.Errorf("%s: conflicts with %s for %s (roles disagree)", src, prev.Source, f.Path))
-				return nil
+				errs = append(errs, fmt.Errorf("%s: conflicts with %s for %s (roles disagree)", f.Source, prev.Source, f.Path))
+				continue
 			}
 			out[f.Path] = f
-			return nil
-		})
-		if err != nil {
-			errs = append(errs, fmt.Errorf("role %s: %w", role, err))
 		}
 	}
 	return out, errors.Join(errs...)
-}
-
-// render renders one role file. src is its repo-relative path, which names
-// the template so that errors read "template: nodes/roles/x/etc/y:3: ...".
-func render(path, src string, data templateData) (File, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return File{}, fmt.Errorf("read %s: %w", src, err)
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return File{}, err
-	}
-	mode := fs.FileMode(0o644)
-	if fi.Mode()&0o111 != 0 {
-		mode = 0o755
-	}
-	f := File{Mode: mode, Owner: "root", Group: "root", Source: src}
-	if !bytes.Contains(b, []byte("{{")) {
-		f.Content = b
-		return f, nil
-	}
-	t, err := template.New(src).Option("missingkey=error").Parse(string(b))
-	if err != nil {
-		return File{}, err
-	}
-	var buf bytes.Buffer
-	if err := t.Execute(&buf, data); err != nil {
-		return File{}, err
-	}
-	f.Content = buf.Bytes()
-	return f, nil
 }

@@ -29,7 +29,8 @@ func TestDesired(t *testing.T) {
 	})
 	inv := &Inventory{Vars: map[string]any{"cluster": "prod", "node_ip": "unset"}}
 	h := Host{Name: "cp1", Endpoint: Endpoint{Address: "10.0.0.11"}, Roles: []string{"base", "cp"}, Vars: map[string]any{"node_ip": "10.0.0.11"}}
-	got, err := Desired(repo, "nodes/roles", inv, h)
+	inv.Nodes = []Host{h}
+	got, err := LoadRoles(repo, "nodes/roles", inv).Desired(inv, h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,9 @@ func TestDesiredErrors(t *testing.T) {
 		{[]string{"c", "d"}, "r/d/etc/z.conf: conflicts with r/c/etc/z.conf for /etc/z.conf (roles disagree)"},
 		{[]string{"ok", "nope"}, "role nope: directory r/nope not found in the repo"},
 	} {
-		_, err := Desired(repo, "r", &Inventory{}, Host{Name: "n", Roles: tc.roles})
+		h := Host{Name: "n", Roles: tc.roles}
+		inv := &Inventory{Nodes: []Host{h}}
+		_, err := LoadRoles(repo, "r", inv).Desired(inv, h)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("roles %v: err = %v, want %q", tc.roles, err, tc.want)
 		}
@@ -91,6 +94,26 @@ func TestLoadInventoryErrors(t *testing.T) {
 		_, err := LoadInventory(p, "inv.yaml")
 		if err == nil || err.Error() != want {
 			t.Errorf("inventory %q: err = %v, want %q", body, err, want)
+		}
+	}
+}
+
+// TestRolesReadOnce: role files are read when loaded, then rendered for any
+// number of nodes without touching the disk again.
+func TestRolesReadOnce(t *testing.T) {
+	repo := t.TempDir()
+	writeTree(t, repo, map[string]string{"r/base/etc/a.conf": "ip={{ .Node.Address }}\n"})
+	a := Host{Name: "a", Endpoint: Endpoint{Address: "10.0.0.1"}, Roles: []string{"base"}}
+	b := Host{Name: "b", Endpoint: Endpoint{Address: "10.0.0.2"}, Roles: []string{"base"}}
+	inv := &Inventory{Nodes: []Host{a, b}}
+	roles := LoadRoles(repo, "r", inv)
+	if err := os.RemoveAll(filepath.Join(repo, "r")); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []Host{a, b} {
+		got, err := roles.Desired(inv, h)
+		if err != nil || string(got["/etc/a.conf"].Content) != "ip="+h.Address+"\n" {
+			t.Errorf("%s: %q %v", h.Name, got["/etc/a.conf"].Content, err)
 		}
 	}
 }
