@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -41,62 +40,33 @@ type SSHD struct {
 	State string
 }
 
-// StartSSHD starts n sshd nodes in state with testenv/sshd/start.sh. They
-// stop when Stop is called or when this process exits.
-func StartSSHD(ctx context.Context, state string, n int) (*SSHD, error) {
-	if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
-		return nil, err
-	}
-	if err := run(ctx, "sshd/start.sh", state, strconv.Itoa(n), strconv.Itoa(os.Getpid())); err != nil {
-		return nil, err
-	}
-	return loadSSHD(state)
-}
-
-// StartBastion starts a bastion and a private node behind it, in network
-// namespaces, with testenv/sshd/bastion.sh. Nodes[0] is the bastion and
-// Nodes[1] the private node, which only the bastion can reach.
-func StartBastion(ctx context.Context, state string) (*SSHD, error) {
-	if err := run(ctx, "sshd/bastion.sh", state, strconv.Itoa(os.Getpid())); err != nil {
-		return nil, err
-	}
-	return loadSSHD(state)
-}
-
-// BastionForTest is StartBastion for one test.
+// BastionForTest starts a bastion and a private node behind it, in network
+// namespaces, with testenv/sshd/bastion.sh, for one test. Nodes[0] is the
+// bastion and Nodes[1] the private node, which only the bastion can reach.
 func BastionForTest(t testing.TB) *SSHD {
+	t.Helper()
+	requireSSHD(t)
+	state := t.TempDir()
+	return sshdFromEnv(state, startForTest(t, "sshd/bastion.sh", "sshd/stop.sh", state))
+}
+
+func requireSSHD(t testing.TB) {
 	t.Helper()
 	if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
 		Unavailable(t, "sshd: %v", err)
 	}
-	s, err := StartBastion(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatalf("start bastion: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Stop(); err != nil {
-			t.Errorf("stop bastion: %v", err)
-		}
-	})
-	return s
 }
 
-func loadSSHD(state string) (*SSHD, error) {
-	env, err := readEnv(filepath.Join(state, "env"))
-	if err != nil {
-		return nil, err
-	}
-	port, err := strconv.Atoi(env["SSHD_PORT"])
-	if err != nil {
-		return nil, err
-	}
+// sshdFromEnv describes the nodes that a start script wrote to env.
+func sshdFromEnv(state string, env map[string]string) *SSHD {
+	port, _ := strconv.Atoi(env["SSHD_PORT"])
 	s := &SSHD{Port: port, User: env["SSHD_USER"], KeyFile: env["SSHD_KEY"], KnownHosts: env["SSHD_KNOWN_HOSTS"], State: state}
 	for _, f := range strings.Fields(env["SSHD_NODES"]) {
 		name, addr, _ := strings.Cut(f, "=")
 		dir := filepath.Join(state, "nodes", name)
 		s.Nodes = append(s.Nodes, SSHNode{Name: name, Addr: addr, EtcDir: filepath.Join(dir, "etc"), LogFile: filepath.Join(dir, "sshd", "sshd.log")})
 	}
-	return s, nil
+	return s
 }
 
 func (s *SSHD) pid(i int) (int, error) {
@@ -161,11 +131,6 @@ func (s *SSHD) Sessions(i int) (int, error) {
 	return strings.Count(string(b), "Starting session:"), nil
 }
 
-// Stop stops the nodes.
-func (s *SSHD) Stop() error {
-	return run(context.Background(), "sshd/stop.sh", s.State)
-}
-
 // NodeEtc is the host directory that node name's /etc is overlaid with, in
 // state. Fill it before the nodes start: overlayfs sees later changes to
 // existing files, but may miss directories created after the mount.
@@ -184,17 +149,6 @@ func SSHDForTest(t testing.TB, n int) *SSHD {
 // for example with NodeEtc trees.
 func SSHDForTestIn(t testing.TB, state string, n int) *SSHD {
 	t.Helper()
-	if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
-		Unavailable(t, "sshd: %v", err)
-	}
-	s, err := StartSSHD(context.Background(), state, n)
-	if err != nil {
-		t.Fatalf("start sshd: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Stop(); err != nil {
-			t.Errorf("stop sshd: %v", err)
-		}
-	})
-	return s
+	requireSSHD(t)
+	return sshdFromEnv(state, startForTest(t, "sshd/start.sh", "sshd/stop.sh", state, strconv.Itoa(n)))
 }
