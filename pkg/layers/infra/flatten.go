@@ -13,12 +13,38 @@ import (
 // and lists are leaves, so that their appearance is visible.
 func flatten(v any) map[string]any {
 	out := map[string]any{}
+	walkLeaves(v, func(path string, leaf any) {
+		if path != "" {
+			out[path] = leaf
+		}
+	})
+	return out
+}
+
+// marks holds the paths that a plan's *_sensitive or after_unknown structure
+// marks true. A true at a path marks everything below it too; a true at the
+// root ("") marks the whole value.
+type marks map[string]bool
+
+func markSet(v any) marks {
+	m := marks{}
+	walkLeaves(v, func(path string, leaf any) {
+		if b, ok := leaf.(bool); ok && b {
+			m[path] = true
+		}
+	})
+	return m
+}
+
+// walkLeaves calls fn for every leaf of a JSON value (scalars, and empty
+// objects and lists) with its path in terraform's notation.
+func walkLeaves(v any, fn func(path string, leaf any)) {
 	var walk func(prefix string, v any)
 	walk = func(prefix string, v any) {
 		switch t := v.(type) {
 		case map[string]any:
-			if len(t) == 0 && prefix != "" {
-				out[prefix] = t
+			if len(t) == 0 {
+				fn(prefix, t)
 				return
 			}
 			for k, c := range t {
@@ -30,51 +56,17 @@ func flatten(v any) map[string]any {
 			}
 		case []any:
 			if len(t) == 0 {
-				out[prefix] = t
+				fn(prefix, t)
 				return
 			}
 			for i, c := range t {
 				walk(fmt.Sprintf("%s[%d]", prefix, i), c)
 			}
 		default:
-			if prefix != "" {
-				out[prefix] = t
-			}
+			fn(prefix, t)
 		}
 	}
 	walk("", v)
-	return out
-}
-
-// marks holds the paths that a plan's *_sensitive or after_unknown structure
-// marks true. A true at a path marks everything below it too.
-type marks map[string]bool
-
-func markSet(v any) marks {
-	m := marks{}
-	var walk func(prefix string, v any)
-	walk = func(prefix string, v any) {
-		switch t := v.(type) {
-		case bool:
-			if t {
-				m[prefix] = true
-			}
-		case map[string]any:
-			for k, c := range t {
-				p := k
-				if prefix != "" {
-					p = prefix + "." + k
-				}
-				walk(p, c)
-			}
-		case []any:
-			for i, c := range t {
-				walk(fmt.Sprintf("%s[%d]", prefix, i), c)
-			}
-		}
-	}
-	walk("", v)
-	return m
 }
 
 // covers reports whether path, or any path above it, is marked.
