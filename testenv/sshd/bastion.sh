@@ -62,13 +62,5 @@ for _ in $(seq 1 100); do
 	sleep 0.05
 done
 
-cat >"$state/env" <<ENV
-SSHD_PORT=22
-SSHD_USER=root
-SSHD_KEY=$state/client/id_ed25519
-SSHD_KNOWN_HOSTS=$state/known_hosts
-SSHD_NODES="bastion=10.200.$x.2 private=10.201.$x.2"
-SSHD_STATE=$state
-ENV
-start_watchdog "$state" "$owner" 7200 "$here/stop.sh"
+finish_sshd_env "$state" 22 "$owner" "bastion=10.200.$x.2" "private=10.201.$x.2"
 log "started bastion 10.200.$x.2 in front of private node 10.201.$x.2; env in $state/env"

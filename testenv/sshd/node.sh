@@ -50,3 +50,20 @@ init_client() {
 	: >"$state/known_hosts"
 	: >"$state/pids"
 }
+
+# finish_sshd_env STATE PORT OWNER NODES...: writes STATE/env (NODES are
+# name=address pairs) and starts the watchdog that stops the nodes when
+# OWNER exits.
+finish_sshd_env() {
+	local state=$1 port=$2 owner=$3
+	shift 3
+	cat >"$state/env" <<ENV
+SSHD_PORT=$port
+SSHD_USER=root
+SSHD_KEY=$state/client/id_ed25519
+SSHD_KNOWN_HOSTS=$state/known_hosts
+SSHD_NODES="$*"
+SSHD_STATE=$state
+ENV
+	start_watchdog "$state" "$owner" 7200 "$(dirname "${BASH_SOURCE[0]}")/stop.sh"
+}

@@ -47,13 +47,5 @@ for a in "${addrs[@]}"; do
 	wait_tcp "${a#*=}" "$port" || die "sshd ${a%%=*} did not start; see $state/nodes/${a%%=*}/sshd/sshd.log"
 done
 
-cat >"$state/env" <<ENV
-SSHD_PORT=$port
-SSHD_USER=root
-SSHD_KEY=$state/client/id_ed25519
-SSHD_KNOWN_HOSTS=$state/known_hosts
-SSHD_NODES="${addrs[*]}"
-SSHD_STATE=$state
-ENV
-start_watchdog "$state" "$owner" 7200 "$here/stop.sh"
+finish_sshd_env "$state" "$port" "$owner" "${addrs[@]}"
 log "started $nodes sshd node(s) on port $port; env in $state/env"
