@@ -248,7 +248,7 @@ func (c *Config) validate() []fieldError {
 			switch {
 			case s.Dir == "":
 				add("required: the stack's directory in the repo", "layers", "infra", "stacks", idx, "dir")
-			case !local(s.Dir):
+			case !filepath.IsLocal(s.Dir):
 				add(fmt.Sprintf("%q must be a relative path inside the repo", s.Dir), "layers", "infra", "stacks", idx, "dir")
 			}
 			if seen[s.Name] {
@@ -298,6 +298,3 @@ func (c *Config) validate() []fieldError {
 	}
 	return errs
 }
-
-// local reports whether p is a relative path that stays inside its root.
-func local(p string) bool { return filepath.IsLocal(p) }
