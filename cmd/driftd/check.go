@@ -82,7 +82,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	rep := engine.New(src, layers, logger).Run(ctx)
+	rep := engine.New(src, layers, int64(cfg.Repo.MaxFileSize), logger).Run(ctx)
 
 	switch f.output {
 	case "json":

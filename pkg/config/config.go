@@ -39,6 +39,10 @@ type Repo struct {
 	Timeout Duration `yaml:"timeout"`
 	// Auth references the credentials. Values are never inlined.
 	Auth RepoAuth `yaml:"auth"`
+	// MaxFileSize bounds any one file that driftd reads from the checkout
+	// (a manifest, a role file, the inventory, a Terraform file). It
+	// defaults to 16Mi.
+	MaxFileSize ByteSize `yaml:"max_file_size"`
 }
 
 // RepoAuth references the credentials for the repository. Either an SSH key

@@ -134,6 +134,7 @@ func (c *Config) setDefaults() {
 	}
 	c.Repo.PollInterval = c.Repo.PollInterval.or(time.Minute)
 	c.Repo.Timeout = c.Repo.Timeout.or(2 * time.Minute)
+	c.Repo.MaxFileSize = c.Repo.MaxFileSize.or(16 << 20)
 	if c.CacheDir == "" {
 		dir, err := os.UserCacheDir()
 		if err != nil {

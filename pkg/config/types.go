@@ -6,6 +6,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 	"go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 type yamlNode = yaml.Node
@@ -73,3 +74,33 @@ func (s *Schedule) UnmarshalYAML(n *yaml.Node) error {
 
 // MarshalYAML implements yaml.Marshaler.
 func (s Schedule) MarshalYAML() (any, error) { return s.Expr, nil }
+
+// ByteSize is a size in bytes, written as a Kubernetes quantity ("1Mi",
+// "512Ki", "16Mi") or a plain number of bytes.
+type ByteSize int64
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return typeError(n, "invalid size: expected a quantity such as \"1Mi\"")
+	}
+	q, err := resource.ParseQuantity(n.Value)
+	if err != nil || q.Sign() <= 0 {
+		return typeError(n, "invalid size %q: use a positive quantity such as \"1Mi\" or \"512Ki\"", n.Value)
+	}
+	*b = ByteSize(q.Value())
+	return nil
+}
+
+// MarshalYAML implements yaml.Marshaler.
+func (b ByteSize) MarshalYAML() (any, error) {
+	return resource.NewQuantity(int64(b), resource.BinarySI).String(), nil
+}
+
+// or returns b, or def when b is zero.
+func (b ByteSize) or(def int64) ByteSize {
+	if b == 0 {
+		return ByteSize(def)
+	}
+	return b
+}

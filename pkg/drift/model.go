@@ -94,6 +94,9 @@ type Snapshot struct {
 	Dir string
 	// Revision is the commit hash, or a description for a local checkout.
 	Revision string
+	// MaxFileSize bounds any one file a layer reads from Dir; zero means
+	// the default of package repofs. Layers read Dir only through repofs.
+	MaxFileSize int64
 }
 
 // Layer compares one layer of the platform with Git. Implementations must be

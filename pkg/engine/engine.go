@@ -27,11 +27,16 @@ type Engine struct {
 	layers []drift.Layer
 	logger *slog.Logger
 	now    func() time.Time
+	// maxFile is handed to the layers in each snapshot: the bound on one
+	// file read from the checkout.
+	maxFile int64
 }
 
-// New returns an Engine that checks layers against source.
-func New(source Source, layers []drift.Layer, logger *slog.Logger) *Engine {
-	return &Engine{source: source, layers: layers, logger: logger, now: time.Now}
+// New returns an Engine that checks layers against source. maxFileSize
+// bounds any one file a layer reads from the checkout (zero: the repofs
+// default).
+func New(source Source, layers []drift.Layer, maxFileSize int64, logger *slog.Logger) *Engine {
+	return &Engine{source: source, layers: layers, logger: logger, now: time.Now, maxFile: maxFileSize}
 }
 
 // Run syncs the source and runs every layer in parallel. The report is always
@@ -42,6 +47,7 @@ func (e *Engine) Run(ctx context.Context) drift.Report {
 	start := e.now()
 	rep := drift.Report{StartedAt: start.UTC()}
 	snap, status, err := e.source.Sync(ctx)
+	snap.MaxFileSize = e.maxFile
 	rep.Source = status
 	rep.Revision = snap.Revision
 	if err != nil {
