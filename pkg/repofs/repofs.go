@@ -331,3 +331,30 @@ func within(dir, p string) bool {
 	rel, err := filepath.Rel(dir, p)
 	return err == nil && filepath.IsLocal(rel)
 }
+
+// ReadDir lists a directory of the checkout, sorted by name. Entries are
+// not resolved: a symbolic link is listed as one.
+func (f *FS) ReadDir(name string) ([]fs.DirEntry, error) {
+	c, err := Clean(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.noDirSymlinks(c); err != nil {
+		return nil, err
+	}
+	es, err := fs.ReadDir(f.root.FS(), c)
+	if err != nil {
+		return nil, f.wrap(c, err)
+	}
+	return es, nil
+}
+
+// Rel turns an absolute path under the checkout into a checkout-relative
+// one. A path elsewhere is an ErrOutside error.
+func (f *FS) Rel(abs string) (string, error) {
+	rel, err := filepath.Rel(f.dir, abs)
+	if err != nil || !filepath.IsLocal(rel) && rel != "." {
+		return "", fmt.Errorf("%s: %w", Quote(abs), ErrOutside)
+	}
+	return filepath.ToSlash(rel), nil
+}

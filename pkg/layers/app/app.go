@@ -21,6 +21,7 @@ import (
 	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
 	"github.com/driftd/driftd/pkg/kube"
+	"github.com/driftd/driftd/pkg/repofs"
 )
 
 // ClusterTarget is the target that holds cluster-scoped objects.
@@ -85,7 +86,12 @@ type desired struct {
 // Check loads the Git objects, resolves their kinds, and checks each target
 // (a namespace, or the cluster-scoped objects) on its own.
 func (l *Layer) Check(ctx context.Context, snap drift.Snapshot) ([]drift.TargetResult, error) {
-	objs, loadErr := Load(snap.Dir, l.cfg.Paths)
+	rfs, err := repofs.Open(snap.Dir, snap.MaxFileSize)
+	if err != nil {
+		return nil, err
+	}
+	defer rfs.Close()
+	objs, loadErr := Load(rfs, l.cfg.Paths)
 	byTarget := map[string][]desired{}
 	targetErrs := map[string][]error{}
 	var layerErrs []error

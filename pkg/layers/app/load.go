@@ -7,15 +7,16 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
+	"path"
+	"regexp"
 	"strings"
 
+	"go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
-	"sigs.k8s.io/yaml"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/driftd/driftd/pkg/repofs"
 )
 
 // Object is one desired object and where it comes from.
@@ -26,47 +27,53 @@ type Object struct {
 	Source string
 }
 
-// Load reads the desired objects under each path of the repo: a directory
-// with a kustomization is rendered in process with kustomize; any other
-// directory is walked for .yaml, .yml and .json files, each of which may hold
-// many documents. A broken file or document is reported, naming the file
-// and document, and does not stop the others from loading.
-func Load(repoDir string, paths []string) ([]Object, error) {
+// Load reads the desired objects under each path of the repository, through
+// rfs, so that nothing outside the repository is read: a directory with a
+// kustomization is rendered in process with kustomize; any other directory
+// is walked for .yaml, .yml and .json files, each of which may hold many
+// documents. A path that is a symbolic link to a directory, or such a link
+// under a path, is an error rather than an empty tree. A broken file or
+// document is reported, naming the file and document but never quoting its
+// content, and does not stop the others from loading.
+func Load(rfs *repofs.FS, paths []string) ([]Object, error) {
 	var out []Object
 	var errs []error
 	for _, p := range paths {
-		dir := filepath.Join(repoDir, p)
-		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			errs = append(errs, fmt.Errorf("path %s: not a directory in the repo", p))
+		dir, err := repofs.Clean(p)
+		if err == nil {
+			err = rfs.Dir(dir)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("path %s: %w", p, err))
 			continue
 		}
-		if isKustomization(dir) {
-			objs, err := kustomize(dir, p)
+		if kustomizationFile(rfs, dir) != "" {
+			objs, err := kustomize(rfs, dir)
 			errs = append(errs, err)
 			out = append(out, objs...)
 			continue
 		}
-		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() {
-				if path != dir && isKustomization(path) {
-					rel, _ := filepath.Rel(repoDir, path)
-					objs, kerr := kustomize(path, rel)
-					errs = append(errs, kerr)
-					out = append(out, objs...)
-					return filepath.SkipDir
-				}
+		err = rfs.WalkDirs(dir, func(sub string) error {
+			if kustomizationFile(rfs, sub) == "" {
 				return nil
 			}
-			switch filepath.Ext(path) {
+			objs, kerr := kustomize(rfs, sub)
+			errs = append(errs, kerr)
+			out = append(out, objs...)
+			return fs.SkipDir
+		}, func(name string, err error) error {
+			switch path.Ext(name) {
 			case ".yaml", ".yml", ".json":
 			default:
+				if err == nil || !errors.Is(err, repofs.ErrDirSymlink) {
+					return nil
+				}
+			}
+			if err != nil {
+				errs = append(errs, err)
 				return nil
 			}
-			rel, _ := filepath.Rel(repoDir, path)
-			objs, ferr := loadFile(path, rel)
+			objs, ferr := loadFile(rfs, name)
 			errs = append(errs, ferr)
 			out = append(out, objs...)
 			return nil
@@ -76,20 +83,14 @@ func Load(repoDir string, paths []string) ([]Object, error) {
 	return out, errors.Join(errs...)
 }
 
-func isKustomization(dir string) bool {
-	for _, n := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
-		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
-			return true
-		}
-	}
-	return false
-}
-
 // loadFile splits a file into documents and decodes each.
-func loadFile(path, rel string) ([]Object, error) {
-	b, err := os.ReadFile(path)
+func loadFile(rfs *repofs.FS, name string) ([]Object, error) {
+	b, err := rfs.ReadFile(name)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", rel, err)
+		return nil, err
+	}
+	if err := checkAliases(b); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(b)))
 	var out []Object
@@ -100,16 +101,16 @@ func loadFile(path, rel string) ([]Object, error) {
 			break
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: document %d: %w", rel, i, err))
+			errs = append(errs, fmt.Errorf("%s: document %d: %s", name, i, sanitizeErr(err)))
 			break
 		}
 		objs, err := decode(doc)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: document %d: %w", rel, i, err))
+			errs = append(errs, fmt.Errorf("%s: document %d: %s", name, i, sanitizeErr(err)))
 			continue
 		}
 		for _, o := range objs {
-			out = append(out, Object{Obj: o, Source: fmt.Sprintf("%s (document %d)", rel, i)})
+			out = append(out, Object{Obj: o, Source: fmt.Sprintf("%s (document %d)", name, i)})
 		}
 	}
 	return out, errors.Join(errs...)
@@ -121,7 +122,7 @@ func decode(doc []byte) ([]*unstructured.Unstructured, error) {
 	if len(bytes.TrimSpace(stripComments(doc))) == 0 {
 		return nil, nil
 	}
-	j, err := yaml.YAMLToJSONStrict(doc)
+	j, err := sigsyaml.YAMLToJSONStrict(doc)
 	if err != nil {
 		return nil, err
 	}
@@ -162,26 +163,71 @@ func stripComments(doc []byte) []byte {
 	return b.Bytes()
 }
 
-// kustomize renders a kustomization directory in process.
-func kustomize(dir, rel string) ([]Object, error) {
-	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	res, err := k.Run(filesys.MakeFsOnDisk(), dir)
-	if err != nil {
-		return nil, fmt.Errorf("kustomization %s: %w", rel, err)
+// maxAliasExpansion bounds how many nodes YAML aliases may add to a file
+// when expanded. Manifests that use anchors (`<<: *defaults`) add a few
+// hundred; an alias bomb ("billion laughs") adds billions from a few
+// hundred bytes.
+const maxAliasExpansion = 100_000
+
+// ErrAliasBomb is returned, wrapped, for a YAML file whose aliases expand
+// beyond maxAliasExpansion nodes.
+var ErrAliasBomb = errors.New("YAML aliases expand to too many nodes")
+
+// checkAliases refuses a YAML file whose aliases would expand past
+// maxAliasExpansion nodes, before anything expands them. It parses the file
+// into nodes, which keep aliases as references, and counts the expansion
+// with memoization, so its cost is linear in the file.
+func checkAliases(b []byte) error {
+	if !bytes.ContainsRune(b, '&') || !bytes.ContainsRune(b, '*') {
+		return nil // no anchor, or no alias: nothing can expand
 	}
-	var out []Object
-	for _, r := range res.Resources() {
-		j, err := r.MarshalJSON()
-		if err != nil {
-			return nil, fmt.Errorf("kustomization %s: %s: %w", rel, r.CurId(), err)
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	for {
+		var n yaml.Node
+		if err := dec.Decode(&n); err != nil {
+			// Syntax errors are reported, with their line, by the decoder
+			// that follows.
+			return nil
 		}
-		objs, err := decode(j)
-		if err != nil {
-			return nil, fmt.Errorf("kustomization %s: %s: %w", rel, r.CurId(), err)
+		memo := map[*yaml.Node]int64{}
+		var literal int64
+		var size func(*yaml.Node) int64
+		size = func(n *yaml.Node) int64 {
+			if v, ok := memo[n]; ok {
+				return v
+			}
+			memo[n] = 1 // a cycle counts once
+			var total int64 = 1
+			if n.Kind == yaml.AliasNode && n.Alias != nil {
+				total = size(n.Alias)
+			} else {
+				literal++
+				for _, c := range n.Content {
+					// Saturate: a deep bomb would overflow int64.
+					total = min(total+size(c), 1<<40)
+				}
+			}
+			memo[n] = total
+			return total
 		}
-		for _, o := range objs {
-			out = append(out, Object{Obj: o, Source: "kustomization " + rel})
+		if total := size(&n); total-literal > maxAliasExpansion {
+			return fmt.Errorf("%w: more than %d added by aliases (document at line %d)", ErrAliasBomb, maxAliasExpansion, n.Line)
 		}
 	}
-	return out, nil
+}
+
+var (
+	// quotedValue matches what YAML and JSON decoders quote of a file's
+	// content in their errors.
+	quotedValue = regexp.MustCompile("`[^`]*`")
+	// quotedObject matches unstructured's "Object 'Kind' is missing in '{...}'".
+	quotedObject = regexp.MustCompile(` in '.*'$`)
+)
+
+// sanitizeErr returns err's message without any part of the file it was
+// decoding: errors name the file, document and line, never the content,
+// which may be a secret.
+func sanitizeErr(err error) string {
+	msg := quotedValue.ReplaceAllString(err.Error(), "(value)")
+	return quotedObject.ReplaceAllString(msg, "")
 }

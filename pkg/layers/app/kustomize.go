@@ -1,0 +1,332 @@
+package app
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+
+	"github.com/driftd/driftd/pkg/repofs"
+)
+
+// ErrRemoteResource is returned, wrapped, for a kustomization that refers
+// to a remote resource (an http(s) URL or a git repository) while
+// driftd reads the repository only.
+var ErrRemoteResource = errors.New("remote resources (http, https, git) are refused: vendor the base into the repository")
+
+// kustomizationNames are the file names kustomize looks for, in its order.
+var kustomizationNames = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+
+// kustomizationFile returns the name of dir's kustomization file, or "".
+func kustomizationFile(rfs *repofs.FS, dir string) string {
+	for _, n := range kustomizationNames {
+		if fi, err := rfs.Stat(path.Join(dir, n)); err == nil && fi.Mode().IsRegular() {
+			return path.Join(dir, n)
+		}
+	}
+	return ""
+}
+
+// checkLocal walks a kustomization and the kustomizations it refers to,
+// inside the repository, and refuses any reference that kustomize would
+// fetch from the network: a resource, base or component that is not a file
+// or directory of the repository (kustomize would take it for a git URL
+// and run git), and an http(s) URL wherever kustomize loads a file. This
+// runs before kustomize, so nothing is fetched.
+func checkLocal(rfs *repofs.FS, dir string, seen map[string]bool) error {
+	if seen[dir] {
+		return nil
+	}
+	seen[dir] = true
+	kf := kustomizationFile(rfs, dir)
+	if kf == "" {
+		return fmt.Errorf("%s: no kustomization file", dir)
+	}
+	b, err := rfs.ReadFile(kf)
+	if err != nil {
+		return err
+	}
+	var k types.Kustomization
+	if err := yaml.Unmarshal(b, &k); err != nil {
+		return fmt.Errorf("%s: %s", kf, sanitizeErr(err))
+	}
+	var errs []error
+	// Entries kustomize opens as a directory (New) or a file (Load).
+	for field, refs := range map[string][]string{"resources": k.Resources, "bases": k.Bases, "components": k.Components} {
+		for _, r := range refs {
+			if err := checkRef(rfs, dir, r, seen); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %s entry %s: %w", kf, field, repofs.Quote(r), err))
+			}
+		}
+	}
+	// Entries kustomize only ever loads as files.
+	files := map[string][]string{
+		"crds": k.Crds, "configurations": k.Configurations,
+		"generators": k.Generators, "transformers": k.Transformers, "validators": k.Validators,
+	}
+	for _, p := range k.PatchesStrategicMerge {
+		files["patchesStrategicMerge"] = append(files["patchesStrategicMerge"], string(p))
+	}
+	for _, p := range k.Patches {
+		files["patches"] = append(files["patches"], p.Path)
+	}
+	for _, p := range k.PatchesJson6902 {
+		files["patchesJson6902"] = append(files["patchesJson6902"], p.Path)
+	}
+	for _, r := range k.Replacements {
+		files["replacements"] = append(files["replacements"], r.Path)
+	}
+	files["openapi"] = append(files["openapi"], k.OpenAPI["path"])
+	for _, g := range k.ConfigMapGenerator {
+		files["configMapGenerator"] = append(files["configMapGenerator"], generatorFiles(g.GeneratorArgs)...)
+	}
+	for _, g := range k.SecretGenerator {
+		files["secretGenerator"] = append(files["secretGenerator"], generatorFiles(g.GeneratorArgs)...)
+	}
+	for field, refs := range files {
+		for _, r := range refs {
+			if isRemoteURL(r) {
+				errs = append(errs, fmt.Errorf("%s: %s entry %s: %w", kf, field, repofs.Quote(r), ErrRemoteResource))
+			}
+		}
+	}
+	if len(k.HelmCharts) > 0 || len(k.HelmChartInflationGenerator) > 0 {
+		errs = append(errs, fmt.Errorf("%s: helmCharts: kustomize's Helm support runs the helm binary, which driftd does not do", kf))
+	}
+	return errors.Join(errs...)
+}
+
+// checkRef checks one resources, bases or components entry: it must be a
+// file or a directory of the repository; a directory is checked in turn.
+func checkRef(rfs *repofs.FS, dir, ref string, seen map[string]bool) error {
+	if isRemoteURL(ref) || strings.Contains(ref, "://") || strings.HasPrefix(ref, "git@") {
+		return ErrRemoteResource
+	}
+	if path.IsAbs(ref) {
+		return errors.New("absolute paths are not allowed")
+	}
+	p := path.Join(dir, ref)
+	fi, err := rfs.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		// kustomize would now try the entry as a git URL and run git.
+		return fmt.Errorf("not a file or directory in the repository, and %w", ErrRemoteResource)
+	}
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return nil
+	}
+	if err := rfs.Dir(p); err != nil {
+		return err
+	}
+	return checkLocal(rfs, p, seen)
+}
+
+func generatorFiles(g types.GeneratorArgs) []string {
+	var out []string
+	for _, f := range g.FileSources {
+		if _, p, ok := strings.Cut(f, "="); ok {
+			f = p
+		}
+		out = append(out, f)
+	}
+	out = append(out, g.EnvSources...)
+	return out
+}
+
+// isRemoteURL mirrors kustomize's test for a file it fetches over HTTP.
+func isRemoteURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (strings.EqualFold(u.Scheme, "http") || strings.EqualFold(u.Scheme, "https"))
+}
+
+// kustomize renders a kustomization directory of the repository in
+// process. It reads through rfs only, so no file outside the repository is
+// read; remote references are refused before kustomize runs.
+func kustomize(rfs *repofs.FS, dir string) ([]Object, error) {
+	if err := checkLocal(rfs, dir, map[string]bool{}); err != nil {
+		return nil, fmt.Errorf("kustomization %s: %w", dir, err)
+	}
+	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	res, err := k.Run(jailFS{rfs}, filepath.Join(rfs.Path(), filepath.FromSlash(dir)))
+	if err != nil {
+		return nil, fmt.Errorf("kustomization %s: %s", dir, sanitizeErr(err))
+	}
+	var out []Object
+	for _, r := range res.Resources() {
+		j, err := r.MarshalJSON()
+		if err != nil {
+			return nil, fmt.Errorf("kustomization %s: %s: %w", dir, r.CurId(), err)
+		}
+		objs, err := decode(j)
+		if err != nil {
+			return nil, fmt.Errorf("kustomization %s: %s: %w", dir, r.CurId(), err)
+		}
+		for _, o := range objs {
+			out = append(out, Object{Obj: o, Source: "kustomization " + dir})
+		}
+	}
+	return out, nil
+}
+
+// jailFS is kustomize's view of the repository: read-only, and only the
+// repository. Paths are absolute, as kustomize makes them.
+type jailFS struct{ fs *repofs.FS }
+
+var _ filesys.FileSystem = jailFS{}
+
+var errReadOnly = errors.New("the repository is read-only to driftd")
+
+func (j jailFS) rel(p string) (string, error) { return j.fs.Rel(filepath.Clean(p)) }
+
+func (j jailFS) Create(string) (filesys.File, error) { return nil, errReadOnly }
+func (j jailFS) Mkdir(string) error                  { return errReadOnly }
+func (j jailFS) MkdirAll(string) error               { return errReadOnly }
+func (j jailFS) RemoveAll(string) error              { return errReadOnly }
+func (j jailFS) WriteFile(string, []byte) error      { return errReadOnly }
+
+func (j jailFS) Open(p string) (filesys.File, error) {
+	b, err := j.ReadFile(p)
+	if err != nil {
+		return nil, err
+	}
+	return &memFile{Reader: bytes.NewReader(b), name: filepath.Base(p), size: int64(len(b))}, nil
+}
+
+func (j jailFS) IsDir(p string) bool {
+	r, err := j.rel(p)
+	return err == nil && j.fs.Dir(r) == nil
+}
+
+func (j jailFS) ReadDir(p string) ([]string, error) {
+	r, err := j.rel(p)
+	if err != nil {
+		return nil, err
+	}
+	es, err := j.fs.ReadDir(r)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.Name()
+	}
+	return out, nil
+}
+
+func (j jailFS) CleanedAbs(p string) (filesys.ConfirmedDir, string, error) {
+	p = filepath.Clean(p)
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(j.fs.Path(), p)
+	}
+	if j.IsDir(p) {
+		return filesys.ConfirmedDir(p), "", nil
+	}
+	dir, file := filepath.Split(p)
+	dir = filepath.Clean(dir)
+	if !j.IsDir(dir) {
+		r, err := j.rel(dir)
+		if err != nil {
+			return "", "", err
+		}
+		return "", "", fmt.Errorf("%s: %w", r, repofs.ErrNotDir)
+	}
+	return filesys.ConfirmedDir(dir), file, nil
+}
+
+func (j jailFS) Exists(p string) bool {
+	r, err := j.rel(p)
+	if err != nil {
+		return false
+	}
+	ok, err := j.fs.Exists(r)
+	return ok && err == nil
+}
+
+func (j jailFS) Glob(pattern string) ([]string, error) {
+	dir, pat := filepath.Split(filepath.Clean(pattern))
+	names, err := j.ReadDir(dir)
+	if err != nil {
+		return nil, nil
+	}
+	var out []string
+	for _, n := range names {
+		if ok, _ := filepath.Match(pat, n); ok {
+			out = append(out, filepath.Join(dir, n))
+		}
+	}
+	return out, nil
+}
+
+func (j jailFS) ReadFile(p string) ([]byte, error) {
+	r, err := j.rel(p)
+	if err != nil {
+		return nil, err
+	}
+	b, err := j.fs.ReadFile(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkAliases(b); err != nil {
+		return nil, fmt.Errorf("%s: %w", r, err)
+	}
+	return b, nil
+}
+
+func (j jailFS) Walk(p string, fn filepath.WalkFunc) error {
+	r, err := j.rel(p)
+	if err != nil {
+		return err
+	}
+	fi, err := j.fs.Stat(r)
+	if err := fn(filepath.Join(j.fs.Path(), r), fi, err); err != nil || !fi.IsDir() {
+		return err
+	}
+	return j.fs.WalkDirs(r, func(name string) error {
+		fi, err := j.fs.Stat(name)
+		return fn(filepath.Join(j.fs.Path(), name), fi, err)
+	}, func(name string, err error) error {
+		if err != nil {
+			return fn(filepath.Join(j.fs.Path(), name), nil, err)
+		}
+		fi, err := j.fs.Stat(name)
+		return fn(filepath.Join(j.fs.Path(), name), fi, err)
+	})
+}
+
+// memFile is a file read into memory, for kustomize's Open.
+type memFile struct {
+	*bytes.Reader
+	name string
+	size int64
+}
+
+func (f *memFile) Write([]byte) (int, error) { return 0, errReadOnly }
+func (f *memFile) Close() error              { return nil }
+func (f *memFile) Stat() (os.FileInfo, error) {
+	return memInfo{name: f.name, size: f.size}, nil
+}
+
+type memInfo struct {
+	name string
+	size int64
+}
+
+func (i memInfo) Name() string       { return i.name }
+func (i memInfo) Size() int64        { return i.size }
+func (i memInfo) Mode() fs.FileMode  { return 0o444 }
+func (i memInfo) ModTime() time.Time { return time.Time{} }
+func (i memInfo) IsDir() bool        { return false }
+func (i memInfo) Sys() any           { return nil }
