@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -98,8 +100,10 @@ func (l *Layer) Check(ctx context.Context, snap drift.Snapshot) ([]drift.TargetR
 	if loadErr != nil {
 		layerErrs = append(layerErrs, loadErr)
 	}
+	maps := l.mappings(ctx, objs)
 	for _, o := range objs {
-		m, err := l.mapping(o.Obj)
+		mr := maps[o.Obj.GroupVersionKind()]
+		m, err := mr.m, mr.err
 		target := o.Obj.GetNamespace()
 		if err != nil {
 			if target == "" {
@@ -143,7 +147,7 @@ func (l *Layer) Check(ctx context.Context, snap drift.Snapshot) ([]drift.TargetR
 		wg.Go(func() {
 			start := time.Now()
 			used[i] = map[cacheKey]bool{}
-			res := l.checkTarget(ctx, t, byTarget[t], sem, used[i])
+			res := l.checkTargetSafe(ctx, t, byTarget[t], sem, used[i])
 			if errs := targetErrs[t]; len(errs) > 0 {
 				res.Error = errors.Join(append(errs, errorOrNil(res.Error))...).Error()
 			}
@@ -163,10 +167,81 @@ func errorOrNil(s string) error {
 	return errors.New(s)
 }
 
+// checkTargetSafe is checkTarget, with a panic turned into the target's
+// error: one target's bug never takes the others, or the daemon, down.
+func (l *Layer) checkTargetSafe(ctx context.Context, t string, objs []desired, sem chan struct{}, used map[cacheKey]bool) (res drift.TargetResult) {
+	defer func() {
+		if p := recover(); p != nil {
+			l.logger.Error("target check panicked", "target", t, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			res = drift.Fail(t, fmt.Errorf("namespace %s: internal error: %v", t, p))
+		}
+	}()
+	return l.checkTarget(ctx, t, objs, sem, used)
+}
+
+// mappingResult is a kind's REST mapping, or why it has none.
+type mappingResult struct {
+	m   *meta.RESTMapping
+	err error
+}
+
+// mappings resolves the kinds of objs, each kind once, within ctx. client-go
+// discovery takes no context, so the lookups run on their own goroutine
+// (bounded by the client's timeout) and the check stops waiting for them
+// when ctx ends: --timeout and SIGTERM end a check on time even against an
+// API server that never answers.
+func (l *Layer) mappings(ctx context.Context, objs []Object) map[schema.GroupVersionKind]mappingResult {
+	var gvks []schema.GroupVersionKind
+	seen := map[schema.GroupVersionKind]bool{}
+	for _, o := range objs {
+		if g := o.Obj.GroupVersionKind(); !seen[g] {
+			seen[g] = true
+			gvks = append(gvks, g)
+		}
+	}
+	out := make(map[schema.GroupVersionKind]mappingResult, len(gvks))
+	var mu sync.Mutex
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			if p := recover(); p != nil {
+				l.logger.Error("resolving kinds panicked", "panic", fmt.Sprint(p))
+			}
+		}()
+		for _, g := range gvks {
+			if ctx.Err() != nil {
+				return
+			}
+			m, err := l.mapping(g)
+			mu.Lock()
+			out[g] = mappingResult{m: m, err: err}
+			mu.Unlock()
+		}
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	res := make(map[schema.GroupVersionKind]mappingResult, len(gvks))
+	for _, g := range gvks {
+		r, ok := out[g]
+		if !ok {
+			r.err = fmt.Errorf("resolve kind %s: %w", g, context.Cause(ctx))
+			if ctx.Err() == nil {
+				r.err = fmt.Errorf("resolve kind %s: internal error", g)
+			}
+		}
+		res[g] = r
+	}
+	return res
+}
+
 // mapping resolves an object's kind, refreshing discovery once when the
 // kind is unknown (a CRD installed since the last check).
-func (l *Layer) mapping(u *unstructured.Unstructured) (*meta.RESTMapping, error) {
-	gvk := u.GroupVersionKind()
+func (l *Layer) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
 	m, err := l.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if meta.IsNoMatchError(err) {
 		l.mapper.Reset()

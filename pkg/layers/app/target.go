@@ -35,7 +35,15 @@ func (l *Layer) checkTarget(ctx context.Context, target string, objs []desired, 
 	var wg sync.WaitGroup
 	for gvr, ds := range byGVR {
 		wg.Go(func() {
-			sem <- struct{}{}
+			defer recoverInto(&mu, &errs, "list "+gvrString(gvr))
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("list %s in %s: not started: %w", gvrString(gvr), target, ctx.Err()))
+				mu.Unlock()
+				return
+			}
 			live, err := l.list(ctx, gvr, ns)
 			<-sem
 			if err != nil {
@@ -56,6 +64,16 @@ func (l *Layer) checkTarget(ctx context.Context, target string, objs []desired, 
 		res.Error = err.Error()
 	}
 	return res
+}
+
+// recoverInto turns a panic in a goroutine of a target's check into one
+// more error of that target.
+func recoverInto(mu *sync.Mutex, errs *[]error, what string) {
+	if p := recover(); p != nil {
+		mu.Lock()
+		*errs = append(*errs, fmt.Errorf("%s: internal error: %v", what, p))
+		mu.Unlock()
+	}
 }
 
 // unmanagedIn reports whether live objects absent from Git are drift in
@@ -98,6 +116,7 @@ func (l *Layer) compareKind(ctx context.Context, ds []desired, live map[string]*
 		inGit[d.obj.GetName()] = true
 		lv := live[d.obj.GetName()]
 		wg.Go(func() {
+			defer recoverInto(&fmu, &errs, ID(d.obj))
 			f, key, err := l.compareOne(ctx, d, lv, sem)
 			fmu.Lock()
 			defer fmu.Unlock()
@@ -179,7 +198,11 @@ func (l *Layer) compareOne(ctx context.Context, d desired, live *unstructured.Un
 	key := cacheKey{id: id, gitHash: hashObj(d.obj.Object), liveRV: live.GetResourceVersion()}
 	want, ok := l.cached(key)
 	if !ok {
-		sem <- struct{}{}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, nil, fmt.Errorf("%s (%s): dry-run replace: %w", id, d.source, ctx.Err())
+		}
 		out, err := l.dryRunReplace(ctx, d, live)
 		<-sem
 		if err != nil {
