@@ -15,9 +15,14 @@ import (
 var version = "dev"
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "check" && os.Getenv(supervisedEnv) == "" {
+		// A crash of the check must not exit 2, "drift found".
+		os.Exit(supervise(os.Args[1:], os.Stderr))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := runSafe(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
+	reportExit(code)
 	os.Exit(code)
 }
 
