@@ -112,3 +112,60 @@ func write(t *testing.T, p, content string) {
 		t.Fatal(err)
 	}
 }
+
+// TestCheckTimeoutAgainstSilentAPIServer runs `driftd check --timeout 5s`
+// against an API server that accepts connections and never answers, with
+// objects of six kinds: the check must end within a few seconds of the
+// timeout, exit 1, and report every namespace.
+func TestCheckTimeoutAgainstSilentAPIServer(t *testing.T) {
+	bin := driftdBinary(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	write(t, kubeconfig, fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://%s", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`, ln.Addr()))
+	repo := filepath.Join(dir, "repo")
+	for i, k := range []string{"ConfigMap", "Secret", "Service", "ServiceAccount", "Pod", "Endpoints"} {
+		write(t, filepath.Join(repo, fmt.Sprintf("apps/%d.yaml", i)), fmt.Sprintf("apiVersion: v1\nkind: %s\nmetadata: {name: o, namespace: ns%d}\n", k, i))
+	}
+	cfg := filepath.Join(dir, "driftd.yaml")
+	write(t, cfg, fmt.Sprintf("repo: {url: file:///nonexistent}\nlayers:\n  app:\n    paths: [apps]\n    kubeconfig: %s\n", kubeconfig))
+
+	start := time.Now()
+	cmd := exec.Command(bin, "check", "-c", cfg, "--repo", repo, "--timeout", "5s", "-o", "json")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	took := time.Since(start)
+	if took > 8*time.Second {
+		t.Errorf("check took %s under --timeout 5s", took)
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("exit: %v, want 1\nstderr: %s", err, stderr.String())
+	}
+	for i := range 6 {
+		if !strings.Contains(stdout.String(), fmt.Sprintf(`"name": "ns%d"`, i)) {
+			t.Errorf("namespace ns%d missing from the report:\n%s", i, stdout.String())
+		}
+	}
+	t.Logf("check ended %s after start under --timeout 5s", took.Round(10*time.Millisecond))
+}
