@@ -42,6 +42,13 @@ func buildLayers(cfg *config.Config, only []string, logger *slog.Logger) ([]drif
 			if err != nil {
 				return nil, err
 			}
+			if cfg.Layers.App.AllowRemoteResources {
+				argv, err := remoteRenderer()
+				if err != nil {
+					return nil, err
+				}
+				l.SetRemoteRenderer(argv)
+			}
 			layers = append(layers, l)
 		default:
 			return nil, fmt.Errorf("layer %s is not available in this build of driftd", n)

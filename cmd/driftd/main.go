@@ -51,6 +51,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runCheck(ctx, args[1:], stdout, stderr)
 	case "serve":
 		return runServe(ctx, args[1:], stdout, stderr)
+	case kustomizeBuildCommand:
+		return runKustomizeBuild(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "driftd %s\n", version)
 		return 0

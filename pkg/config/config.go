@@ -207,6 +207,11 @@ type App struct {
 	Parallelism int `yaml:"parallelism"`
 	// Unmanaged, when set, reports live objects that Git does not know.
 	Unmanaged *Unmanaged `yaml:"unmanaged"`
+	// AllowRemoteResources lets kustomizations fetch remote resources
+	// (http(s) URLs and git repositories). Off by default: they are refused.
+	// When on, each kustomization is rendered in a child process that is
+	// killed at the target timeout or when the check ends.
+	AllowRemoteResources bool `yaml:"allow_remote_resources"`
 }
 
 // Unmanaged selects where live objects absent from Git are drift.

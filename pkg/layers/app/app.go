@@ -41,7 +41,15 @@ type Layer struct {
 
 	mu    sync.Mutex
 	cache map[cacheKey]map[string]any
+
+	// remoteRenderer renders kustomizations with remote resources in a
+	// child process; see LoadOptions.
+	remoteRenderer []string
 }
+
+// SetRemoteRenderer sets the command that renders kustomizations when
+// allow_remote_resources is on: argv of driftd's own `kustomize-build`.
+func (l *Layer) SetRemoteRenderer(argv []string) { l.remoteRenderer = argv }
 
 // New connects to the cluster (nothing is requested until Check).
 func New(cfg config.App, ignore []config.IgnoreRule, logger *slog.Logger) (*Layer, error) {
@@ -93,7 +101,7 @@ func (l *Layer) Check(ctx context.Context, snap drift.Snapshot) ([]drift.TargetR
 		return nil, err
 	}
 	defer rfs.Close()
-	objs, loadErr := Load(rfs, l.cfg.Paths)
+	objs, loadErr := Load(ctx, rfs, l.cfg.Paths, LoadOptions{RemoteRenderer: l.remoteRenderer, Timeout: l.cfg.Timeout.Std()})
 	byTarget := map[string][]desired{}
 	targetErrs := map[string][]error{}
 	var layerErrs []error

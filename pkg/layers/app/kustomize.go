@@ -1,17 +1,25 @@
 package app
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -23,7 +31,7 @@ import (
 // ErrRemoteResource is returned, wrapped, for a kustomization that refers
 // to a remote resource (an http(s) URL or a git repository) while
 // driftd reads the repository only.
-var ErrRemoteResource = errors.New("remote resources (http, https, git) are refused: vendor the base into the repository")
+var ErrRemoteResource = errors.New("remote resources (http, https, git) are refused: vendor the base into the repository, or set layers.app.allow_remote_resources")
 
 // kustomizationNames are the file names kustomize looks for, in its order.
 var kustomizationNames = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
@@ -152,15 +160,24 @@ func isRemoteURL(s string) bool {
 	return err == nil && (strings.EqualFold(u.Scheme, "http") || strings.EqualFold(u.Scheme, "https"))
 }
 
-// kustomize renders a kustomization directory of the repository in
-// process. It reads through rfs only, so no file outside the repository is
-// read; remote references are refused before kustomize runs.
-func kustomize(rfs *repofs.FS, dir string) ([]Object, error) {
+// kustomize renders a kustomization directory of the repository: in
+// process, reading through rfs only, with remote references refused before
+// kustomize runs; or, when remote resources are allowed, in a child process
+// bounded by ctx and o.Timeout.
+func (o LoadOptions) kustomize(ctx context.Context, rfs *repofs.FS, dir string) ([]Object, error) {
+	if o.RemoteRenderer != nil {
+		return o.renderRemote(ctx, rfs, dir)
+	}
 	if err := checkLocal(rfs, dir, map[string]bool{}); err != nil {
 		return nil, fmt.Errorf("kustomization %s: %w", dir, err)
 	}
+	return render(jailFS{fs: rfs}, rfs, dir)
+}
+
+// render runs kustomize on dir through fsys and decodes its output.
+func render(fsys filesys.FileSystem, rfs *repofs.FS, dir string) ([]Object, error) {
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	res, err := k.Run(jailFS{rfs}, filepath.Join(rfs.Path(), filepath.FromSlash(dir)))
+	res, err := k.Run(fsys, filepath.Join(rfs.Path(), filepath.FromSlash(dir)))
 	if err != nil {
 		return nil, fmt.Errorf("kustomization %s: %s", dir, sanitizeErr(err))
 	}
@@ -172,7 +189,7 @@ func kustomize(rfs *repofs.FS, dir string) ([]Object, error) {
 		}
 		objs, err := decode(j)
 		if err != nil {
-			return nil, fmt.Errorf("kustomization %s: %s: %w", dir, r.CurId(), err)
+			return nil, fmt.Errorf("kustomization %s: %s: %s", dir, r.CurId(), sanitizeErr(err))
 		}
 		for _, o := range objs {
 			out = append(out, Object{Obj: o, Source: "kustomization " + dir})
@@ -181,9 +198,131 @@ func kustomize(rfs *repofs.FS, dir string) ([]Object, error) {
 	return out, nil
 }
 
+// maxRenderedOutput bounds what a remote rendering may print.
+const maxRenderedOutput = 64 << 20
+
+// renderRemote renders dir in a child process (RenderKustomization), in a
+// process group of its own, so that kustomize's HTTP fetches and git
+// processes end when ctx ends or o.Timeout passes, whatever timeout a URL
+// asks for.
+func (o LoadOptions) renderRemote(ctx context.Context, rfs *repofs.FS, dir string) ([]Object, error) {
+	if o.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
+		defer cancel()
+	}
+	args := append(slices.Clone(o.RemoteRenderer[1:]), "--max-file-size", strconv.FormatInt(rfs.MaxFileSize(), 10), rfs.Path(), dir)
+	cmd := exec.CommandContext(ctx, o.RemoteRenderer[0], args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir()}
+	var stdout, stderr boundedBuffer
+	stdout.max, stderr.max = maxRenderedOutput, 16<<10
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	switch {
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("kustomization %s: remote rendering stopped: %w", dir, context.Cause(ctx))
+	case stdout.over:
+		return nil, fmt.Errorf("kustomization %s: rendered output larger than %d bytes", dir, maxRenderedOutput)
+	case err != nil:
+		msg := strings.TrimSpace(stderr.String())
+		return nil, fmt.Errorf("kustomization %s: %s", dir, strings.TrimPrefix(msg, "driftd kustomize-build: "))
+	}
+	if err := checkAliases(stdout.Bytes()); err != nil {
+		return nil, fmt.Errorf("kustomization %s: %w", dir, err)
+	}
+	var objs []Object
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(stdout.Bytes())))
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("kustomization %s: %s", dir, sanitizeErr(err))
+		}
+		us, err := decode(doc)
+		if err != nil {
+			return nil, fmt.Errorf("kustomization %s: %s", dir, sanitizeErr(err))
+		}
+		for _, u := range us {
+			objs = append(objs, Object{Obj: u, Source: "kustomization " + dir})
+		}
+	}
+	return objs, nil
+}
+
+// boundedBuffer keeps at most max bytes and notes that more came.
+type boundedBuffer struct {
+	bytes.Buffer
+	max  int
+	over bool
+}
+
+func (b *boundedBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.Len(); len(p) > room {
+		b.over = true
+		b.Buffer.Write(p[:max(room, 0)])
+		return len(p), nil
+	}
+	return b.Buffer.Write(p)
+}
+
+// RenderKustomization renders the kustomization dir of the repository at
+// root, remote resources allowed, and writes its objects to w as a YAML
+// stream. It is the child side of LoadOptions.RemoteRenderer (`driftd
+// kustomize-build`): local files are still read only inside the
+// repository, and besides them only kustomize's own temporary clones.
+func RenderKustomization(root, dir string, maxFile int64, w io.Writer) error {
+	rfs, err := repofs.Open(root, maxFile)
+	if err != nil {
+		return err
+	}
+	defer rfs.Close()
+	d, err := repofs.Clean(dir)
+	if err != nil {
+		return err
+	}
+	objs, err := render(jailFS{fs: rfs, clones: true}, rfs, d)
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		b, err := yaml.Marshal(o.Obj.Object)
+		if err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintf(w, "---\n%s", b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // jailFS is kustomize's view of the repository: read-only, and only the
 // repository. Paths are absolute, as kustomize makes them.
-type jailFS struct{ fs *repofs.FS }
+type jailFS struct {
+	fs *repofs.FS
+	// clones lets kustomize use its temporary clones of remote git
+	// repositories (os.TempDir()/kustomize-*), and nothing else outside
+	// the repository. Only the remote renderer's child sets it.
+	clones bool
+}
+
+// disk returns the on-disk file system when p is inside one of
+// kustomize's temporary clones and clones are allowed.
+func (j jailFS) disk(p string) (filesys.FileSystem, bool) {
+	if !j.clones {
+		return nil, false
+	}
+	rel, err := filepath.Rel(os.TempDir(), filepath.Clean(p))
+	if err != nil || !filepath.IsLocal(rel) || !strings.HasPrefix(rel, "kustomize-") {
+		return nil, false
+	}
+	return filesys.MakeFsOnDisk(), true
+}
 
 var _ filesys.FileSystem = jailFS{}
 
@@ -191,13 +330,45 @@ var errReadOnly = errors.New("the repository is read-only to driftd")
 
 func (j jailFS) rel(p string) (string, error) { return j.fs.Rel(filepath.Clean(p)) }
 
-func (j jailFS) Create(string) (filesys.File, error) { return nil, errReadOnly }
-func (j jailFS) Mkdir(string) error                  { return errReadOnly }
-func (j jailFS) MkdirAll(string) error               { return errReadOnly }
-func (j jailFS) RemoveAll(string) error              { return errReadOnly }
-func (j jailFS) WriteFile(string, []byte) error      { return errReadOnly }
+func (j jailFS) Create(p string) (filesys.File, error) {
+	if d, ok := j.disk(p); ok {
+		return d.Create(p)
+	}
+	return nil, errReadOnly
+}
+
+func (j jailFS) Mkdir(p string) error {
+	if d, ok := j.disk(p); ok {
+		return d.Mkdir(p)
+	}
+	return errReadOnly
+}
+
+func (j jailFS) MkdirAll(p string) error {
+	if d, ok := j.disk(p); ok {
+		return d.MkdirAll(p)
+	}
+	return errReadOnly
+}
+
+func (j jailFS) RemoveAll(p string) error {
+	if d, ok := j.disk(p); ok {
+		return d.RemoveAll(p)
+	}
+	return errReadOnly
+}
+
+func (j jailFS) WriteFile(p string, b []byte) error {
+	if d, ok := j.disk(p); ok {
+		return d.WriteFile(p, b)
+	}
+	return errReadOnly
+}
 
 func (j jailFS) Open(p string) (filesys.File, error) {
+	if d, ok := j.disk(p); ok {
+		return d.Open(p)
+	}
 	b, err := j.ReadFile(p)
 	if err != nil {
 		return nil, err
@@ -206,11 +377,17 @@ func (j jailFS) Open(p string) (filesys.File, error) {
 }
 
 func (j jailFS) IsDir(p string) bool {
+	if d, ok := j.disk(p); ok {
+		return d.IsDir(p)
+	}
 	r, err := j.rel(p)
 	return err == nil && j.fs.Dir(r) == nil
 }
 
 func (j jailFS) ReadDir(p string) ([]string, error) {
+	if d, ok := j.disk(p); ok {
+		return d.ReadDir(p)
+	}
 	r, err := j.rel(p)
 	if err != nil {
 		return nil, err
@@ -228,6 +405,9 @@ func (j jailFS) ReadDir(p string) ([]string, error) {
 
 func (j jailFS) CleanedAbs(p string) (filesys.ConfirmedDir, string, error) {
 	p = filepath.Clean(p)
+	if d, ok := j.disk(p); ok {
+		return d.CleanedAbs(p)
+	}
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(j.fs.Path(), p)
 	}
@@ -247,6 +427,9 @@ func (j jailFS) CleanedAbs(p string) (filesys.ConfirmedDir, string, error) {
 }
 
 func (j jailFS) Exists(p string) bool {
+	if d, ok := j.disk(p); ok {
+		return d.Exists(p)
+	}
 	r, err := j.rel(p)
 	if err != nil {
 		return false
@@ -256,6 +439,9 @@ func (j jailFS) Exists(p string) bool {
 }
 
 func (j jailFS) Glob(pattern string) ([]string, error) {
+	if d, ok := j.disk(pattern); ok {
+		return d.Glob(pattern)
+	}
 	dir, pat := filepath.Split(filepath.Clean(pattern))
 	names, err := j.ReadDir(dir)
 	if err != nil {
@@ -271,6 +457,13 @@ func (j jailFS) Glob(pattern string) ([]string, error) {
 }
 
 func (j jailFS) ReadFile(p string) ([]byte, error) {
+	if d, ok := j.disk(p); ok {
+		b, err := d.ReadFile(p)
+		if err == nil {
+			err = checkAliases(b)
+		}
+		return b, err
+	}
 	r, err := j.rel(p)
 	if err != nil {
 		return nil, err
@@ -286,6 +479,9 @@ func (j jailFS) ReadFile(p string) ([]byte, error) {
 }
 
 func (j jailFS) Walk(p string, fn filepath.WalkFunc) error {
+	if d, ok := j.disk(p); ok {
+		return d.Walk(p, fn)
+	}
 	r, err := j.rel(p)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package app
 
 import (
 	"bufio"
+	"context"
 	"bytes"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -27,6 +29,19 @@ type Object struct {
 	Source string
 }
 
+// LoadOptions says how Load renders kustomizations.
+type LoadOptions struct {
+	// RemoteRenderer, when set, allows kustomize remote resources: each
+	// kustomization is rendered by running this command (driftd's own
+	// `kustomize-build`, see RenderKustomization) with the repository root
+	// and the kustomization's directory appended, in a process group of
+	// its own that is killed when ctx ends or Timeout passes. When nil,
+	// remote resources are refused.
+	RemoteRenderer []string
+	// Timeout bounds one remote rendering.
+	Timeout time.Duration
+}
+
 // Load reads the desired objects under each path of the repository, through
 // rfs, so that nothing outside the repository is read: a directory with a
 // kustomization is rendered in process with kustomize; any other directory
@@ -35,7 +50,7 @@ type Object struct {
 // under a path, is an error rather than an empty tree. A broken file or
 // document is reported, naming the file and document but never quoting its
 // content, and does not stop the others from loading.
-func Load(rfs *repofs.FS, paths []string) ([]Object, error) {
+func Load(ctx context.Context, rfs *repofs.FS, paths []string, opts LoadOptions) ([]Object, error) {
 	var out []Object
 	var errs []error
 	for _, p := range paths {
@@ -48,7 +63,7 @@ func Load(rfs *repofs.FS, paths []string) ([]Object, error) {
 			continue
 		}
 		if kustomizationFile(rfs, dir) != "" {
-			objs, err := kustomize(rfs, dir)
+			objs, err := opts.kustomize(ctx, rfs, dir)
 			errs = append(errs, err)
 			out = append(out, objs...)
 			continue
@@ -57,7 +72,7 @@ func Load(rfs *repofs.FS, paths []string) ([]Object, error) {
 			if kustomizationFile(rfs, sub) == "" {
 				return nil
 			}
-			objs, kerr := kustomize(rfs, sub)
+			objs, kerr := opts.kustomize(ctx, rfs, sub)
 			errs = append(errs, kerr)
 			out = append(out, objs...)
 			return fs.SkipDir

@@ -60,7 +60,7 @@ func load(t *testing.T, repo string, paths ...string) ([]Object, error) {
 		t.Fatal(err)
 	}
 	defer rfs.Close()
-	return Load(rfs, paths)
+	return Load(t.Context(), rfs, paths, LoadOptions{})
 }
 
 func names(objs []Object) []string {
