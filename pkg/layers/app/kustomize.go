@@ -171,11 +171,11 @@ func (o LoadOptions) kustomize(ctx context.Context, rfs *repofs.FS, dir string) 
 	if err := checkLocal(rfs, dir, map[string]bool{}); err != nil {
 		return nil, fmt.Errorf("kustomization %s: %w", dir, err)
 	}
-	return render(jailFS{fs: rfs}, rfs, dir)
+	return build(jailFS{fs: rfs}, rfs, dir)
 }
 
-// render runs kustomize on dir through fsys and decodes its output.
-func render(fsys filesys.FileSystem, rfs *repofs.FS, dir string) ([]Object, error) {
+// build runs kustomize on dir through fsys and decodes its output.
+func build(fsys filesys.FileSystem, rfs *repofs.FS, dir string) ([]Object, error) {
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
 	res, err := k.Run(fsys, filepath.Join(rfs.Path(), filepath.FromSlash(dir)))
 	if err != nil {
@@ -285,7 +285,7 @@ func RenderKustomization(root, dir string, maxFile int64, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	objs, err := render(jailFS{fs: rfs, clones: true}, rfs, d)
+	objs, err := build(jailFS{fs: rfs, clones: true}, rfs, d)
 	if err != nil {
 		return err
 	}
