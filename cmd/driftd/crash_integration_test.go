@@ -25,29 +25,8 @@ func TestCheckCrashIsNotDrift(t *testing.T) {
 	bin := driftdBinary(t)
 	// An API server that accepts connections and never answers keeps the
 	// check busy until we crash it.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
 	dir := t.TempDir()
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	write(t, kubeconfig, fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "https://%s", insecure-skip-tls-verify: true}}]
-users: [{name: u, user: {token: x}}]
-contexts: [{name: c, context: {cluster: c, user: u}}]
-current-context: c
-`, ln.Addr()))
+	kubeconfig := silentKubeconfig(t, dir, silentServer(t))
 	repo := filepath.Join(dir, "repo")
 	write(t, filepath.Join(repo, "apps/cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: x}\n")
 	cfg := filepath.Join(dir, "driftd.yaml")
@@ -63,7 +42,7 @@ current-context: c
 	if err := syscall.Kill(child, syscall.SIGQUIT); err != nil {
 		t.Fatal(err)
 	}
-	err = cmd.Wait()
+	err := cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) {
 		t.Fatalf("driftd check: %v, want an exit error", err)
@@ -119,29 +98,8 @@ func write(t *testing.T, p, content string) {
 // timeout, exit 1, and report every namespace.
 func TestCheckTimeoutAgainstSilentAPIServer(t *testing.T) {
 	bin := driftdBinary(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
 	dir := t.TempDir()
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	write(t, kubeconfig, fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "https://%s", insecure-skip-tls-verify: true}}]
-users: [{name: u, user: {token: x}}]
-contexts: [{name: c, context: {cluster: c, user: u}}]
-current-context: c
-`, ln.Addr()))
+	kubeconfig := silentKubeconfig(t, dir, silentServer(t))
 	repo := filepath.Join(dir, "repo")
 	for i, k := range []string{"ConfigMap", "Secret", "Service", "ServiceAccount", "Pod", "Endpoints"} {
 		write(t, filepath.Join(repo, fmt.Sprintf("apps/%d.yaml", i)), fmt.Sprintf("apiVersion: v1\nkind: %s\nmetadata: {name: o, namespace: ns%d}\n", k, i))
@@ -153,7 +111,7 @@ current-context: c
 	cmd := exec.Command(bin, "check", "-c", cfg, "--repo", repo, "--timeout", "5s", "-o", "json")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
+	err := cmd.Run()
 	took := time.Since(start)
 	if took > 8*time.Second {
 		t.Errorf("check took %s under --timeout 5s", took)
@@ -168,4 +126,39 @@ current-context: c
 		}
 	}
 	t.Logf("check ended %s after start under --timeout 5s", took.Round(10*time.Millisecond))
+}
+
+// silentServer listens on loopback, accepts connections and never answers
+// them, and returns its address.
+func silentServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// silentKubeconfig writes a kubeconfig for the API server at addr into dir.
+func silentKubeconfig(t *testing.T, dir, addr string) string {
+	t.Helper()
+	p := filepath.Join(dir, "kubeconfig")
+	write(t, p, fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://%s", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`, addr))
+	return p
 }

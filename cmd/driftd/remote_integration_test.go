@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -39,20 +38,7 @@ func TestRemoteResourcesAllowed(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
-	go func() {
-		for {
-			c, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	silent := silentServer(t)
 
 	opts := app.LoadOptions{RemoteRenderer: []string{bin, kustomizeBuildCommand}, Timeout: time.Minute}
 	load := func(t *testing.T, ctx context.Context, files map[string]string) ([]app.Object, error) {
@@ -93,7 +79,7 @@ func TestRemoteResourcesAllowed(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 		defer cancel()
 		start := time.Now()
-		_, err := load(t, ctx, map[string]string{"apps/kustomization.yaml": "resources: ['http://" + silent.Addr().String() + "/x.yaml?timeout=120s']\n"})
+		_, err := load(t, ctx, map[string]string{"apps/kustomization.yaml": "resources: ['http://" + silent + "/x.yaml?timeout=120s']\n"})
 		if took := time.Since(start); took > 5*time.Second {
 			t.Errorf("took %s under a 2s deadline", took)
 		}
