@@ -169,6 +169,17 @@ type Node struct {
 	Parallelism int `yaml:"parallelism"`
 	// Timeout bounds one node's fetch. It defaults to 30s.
 	Timeout Duration `yaml:"timeout"`
+	// MaxFileSize bounds one file read from a node. A larger file is a
+	// finding ("too large to compare") without its content. It defaults
+	// to 1Mi.
+	MaxFileSize ByteSize `yaml:"max_file_size"`
+	// MaxNodeSize bounds all that one node sends in a check; past it the
+	// node is unknown. It defaults to 64Mi.
+	MaxNodeSize ByteSize `yaml:"max_node_size"`
+	// UnmanagedContent says how unmanaged files are reported: "hash" (the
+	// default: name, size and SHA-256 only, since a file written by hand
+	// may hold a credential) or "diff" (the whole content).
+	UnmanagedContent string `yaml:"unmanaged_content"`
 }
 
 // NodeSSH references the SSH credentials for nodes.

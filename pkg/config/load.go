@@ -196,6 +196,11 @@ func (c *Config) setDefaults() {
 			n.Parallelism = 16
 		}
 		n.Timeout = n.Timeout.or(30 * time.Second)
+		n.MaxFileSize = n.MaxFileSize.or(1 << 20)
+		n.MaxNodeSize = n.MaxNodeSize.or(64 << 20)
+		if n.UnmanagedContent == "" {
+			n.UnmanagedContent = "hash"
+		}
 	}
 	if a := c.Layers.App; a != nil {
 		if a.DefaultNamespace == "" {
@@ -267,6 +272,9 @@ func (c *Config) validate() []fieldError {
 			}
 		default:
 			add(fmt.Sprintf("unknown transport %q: use ssh or local", n.Transport), "layers", "node", "transport")
+		}
+		if n.UnmanagedContent != "hash" && n.UnmanagedContent != "diff" {
+			add(fmt.Sprintf("unknown unmanaged_content %q: use hash or diff", n.UnmanagedContent), "layers", "node", "unmanaged_content")
 		}
 		for i, s := range n.Scopes {
 			if !strings.HasPrefix(s, "/") {

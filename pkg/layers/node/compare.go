@@ -2,6 +2,8 @@ package node
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"slices"
@@ -14,17 +16,32 @@ import (
 
 // Compare turns a node's desired files and what was read from it into
 // findings. It is pure. Desired files are checked wherever they are; files
-// found in a managed scope that Git does not know are unmanaged.
-func Compare(node string, desired map[string]File, got Snapshot, scopes []string) []drift.Finding {
+// found in a managed scope that Git does not know are unmanaged, reported
+// by name, size and SHA-256 unless showUnmanaged is set, because a file
+// written by hand may hold a credential. An entry that is not a regular
+// file (a symbolic link, a FIFO, ...) is reported as what it is, and a file
+// too large to compare by its size: neither is ever read. Names that came
+// from the node are escaped.
+func Compare(node string, desired map[string]File, got Snapshot, scopes []string, showUnmanaged bool) []drift.Finding {
 	var out []drift.Finding
+	node = Escape(node)
 	for _, p := range sortedPaths(desired) {
 		want := desired[p]
 		have, ok := got.Files[p]
 		if !ok {
 			out = append(out, drift.Finding{
-				Object: p, Change: drift.ChangeMissing,
+				Object: Escape(p), Change: drift.ChangeMissing,
 				Diff:    unified(node, p, want.Content, nil),
 				Details: map[string]any{"source": want.Source},
+			})
+			continue
+		}
+		if note, details := special(have); note != "" {
+			details["source"] = want.Source
+			out = append(out, drift.Finding{
+				Object: Escape(p), Change: drift.ChangeChanged,
+				Diff:    fmt.Sprintf("# %s:%s %s; Git has a regular file of %d bytes\n", node, Escape(p), note, len(want.Content)),
+				Details: details,
 			})
 			continue
 		}
@@ -33,7 +50,7 @@ func Compare(node string, desired map[string]File, got Snapshot, scopes []string
 			notes = append(notes, fmt.Sprintf("mode %s in Git, %s on the node", octal(want.Mode), octal(have.Mode)))
 		}
 		if want.Owner != have.Owner || want.Group != have.Group {
-			notes = append(notes, fmt.Sprintf("owner %s:%s in Git, %s:%s on the node", want.Owner, want.Group, have.Owner, have.Group))
+			notes = append(notes, fmt.Sprintf("owner %s:%s in Git, %s:%s on the node", want.Owner, want.Group, Escape(have.Owner), Escape(have.Group)))
 		}
 		same := bytes.Equal(want.Content, have.Content)
 		if same && len(notes) == 0 {
@@ -47,7 +64,7 @@ func Compare(node string, desired map[string]File, got Snapshot, scopes []string
 			diff.WriteString(unified(node, p, want.Content, have.Content))
 		}
 		out = append(out, drift.Finding{
-			Object: p, Change: drift.ChangeChanged, Diff: diff.String(),
+			Object: Escape(p), Change: drift.ChangeChanged, Diff: diff.String(),
 			Details: map[string]any{"source": want.Source, "content_changed": !same, "mode_or_owner_changed": len(notes) > 0},
 		})
 	}
@@ -55,10 +72,19 @@ func Compare(node string, desired map[string]File, got Snapshot, scopes []string
 		if _, ok := desired[p]; ok || !Match(scopes, p) {
 			continue
 		}
-		out = append(out, drift.Finding{
-			Object: p, Change: drift.ChangeUnmanaged,
-			Diff: unified(node, p, nil, got.Files[p].Content),
-		})
+		have := got.Files[p]
+		f := drift.Finding{Object: Escape(p), Change: drift.ChangeUnmanaged}
+		switch note, details := special(have); {
+		case note != "":
+			f.Diff, f.Details = fmt.Sprintf("# %s:%s %s\n", node, Escape(p), note), details
+		case showUnmanaged:
+			f.Diff = unified(node, p, nil, have.Content)
+		default:
+			sum := sha256.Sum256(have.Content)
+			f.Diff = fmt.Sprintf("# %s:%s: unmanaged file of %d bytes, sha256 %x (content not shown: unmanaged_content is hash)\n", node, Escape(p), len(have.Content), sum)
+			f.Details = map[string]any{"size": len(have.Content), "sha256": hex.EncodeToString(sum[:])}
+		}
+		out = append(out, f)
 	}
 	for _, u := range got.NeedReload {
 		if !hasDropIn(desired, u) {
@@ -70,6 +96,20 @@ func Compare(node string, desired map[string]File, got Snapshot, scopes []string
 		})
 	}
 	return out
+}
+
+// special describes a node entry that is compared by what it is rather
+// than by content: not a regular file, or too large to read.
+func special(f File) (string, map[string]any) {
+	switch {
+	case f.Type == TypeSymlink || f.Type == TypeHardLink:
+		return fmt.Sprintf("is a %s to %s (not followed)", f.Type, Escape(f.Target)), map[string]any{"type": string(f.Type), "target": Escape(f.Target)}
+	case f.Type != "":
+		return fmt.Sprintf("is a %s (not read)", f.Type), map[string]any{"type": string(f.Type)}
+	case f.TooLarge:
+		return fmt.Sprintf("is too large to compare (%d bytes; max_file_size)", f.Size), map[string]any{"size": f.Size, "too_large": true}
+	}
+	return "", nil
 }
 
 // Units lists the systemd units that desired drop-ins belong to.
@@ -106,7 +146,7 @@ func hasDropIn(desired map[string]File, unit string) bool {
 // unified is a unified diff from Git's content to the node's, headed by the
 // node and path. nil means the file does not exist on that side.
 func unified(node, p string, git, live []byte) string {
-	from, to := "git:"+p, node+":"+p
+	from, to := "git:"+Escape(p), node+":"+Escape(p)
 	if git == nil {
 		from = "/dev/null"
 	}

@@ -22,7 +22,7 @@ func TestCompare(t *testing.T) {
 
 	var kinds []string
 	diffs := map[string]string{}
-	for _, f := range Compare("node1", desired, got, scopes) {
+	for _, f := range Compare("node1", desired, got, scopes, true) {
 		kinds = append(kinds, string(f.Change)+" "+f.Object)
 		diffs[f.Object] = f.Diff
 	}
@@ -67,7 +67,7 @@ func TestCompare(t *testing.T) {
 
 func TestCompareInSync(t *testing.T) {
 	f := File{Content: []byte("x\n"), Mode: 0o644, Owner: "root", Group: "root"}
-	got := Compare("n", map[string]File{"/etc/a.conf": f}, Snapshot{Files: map[string]File{"/etc/a.conf": f}}, []string{"/etc/*.conf"})
+	got := Compare("n", map[string]File{"/etc/a.conf": f}, Snapshot{Files: map[string]File{"/etc/a.conf": f}}, []string{"/etc/*.conf"}, true)
 	if len(got) != 0 {
 		t.Errorf("findings for identical files: %+v", got)
 	}

@@ -1,9 +1,11 @@
 package node
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -33,7 +35,7 @@ func TestCommandParse(t *testing.T) {
 	if err != nil {
 		t.Fatalf("command failed: %v", err)
 	}
-	snap, err := Parse(out)
+	snap, err := Parse(bytes.NewReader(out), Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,18 +62,18 @@ func TestParseEmptyAndBroken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap, err := Parse(out)
+	snap, err := Parse(bytes.NewReader(out), Limits{})
 	if err != nil || len(snap.Files) != 0 {
 		t.Errorf("no files: %v %v", snap.Files, err)
 	}
-	if _, err := Parse([]byte("Welcome to node1!\n")); err == nil {
+	if _, err := Parse(strings.NewReader("Welcome to node1!\n"), Limits{}); err == nil {
 		t.Error("garbage parsed without error")
 	}
 }
 
 func TestParseSystemd(t *testing.T) {
 	out := "DRIFTD-FETCH-1\nId=kubelet.service\nNeedDaemonReload=yes\n\nId=docker.service\nNeedDaemonReload=no\nDRIFTD-TAR\n"
-	snap, err := Parse([]byte(out))
+	snap, err := Parse(strings.NewReader(out), Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,12 @@
 package node
 
 import (
+	"errors"
 	"fmt"
-	"os"
+	"regexp"
 
 	"github.com/driftd/driftd/pkg/config"
+	"github.com/driftd/driftd/pkg/repofs"
 )
 
 // Inventory lists the nodes, as kept in the repo.
@@ -40,16 +42,17 @@ type Host struct {
 	Jump string `yaml:"jump"`
 }
 
-// LoadInventory reads and validates the inventory file at path; name is the
-// path shown in errors (relative to the repo).
-func LoadInventory(path, name string) (*Inventory, error) {
-	b, err := os.ReadFile(path)
+// LoadInventory reads and validates the inventory file name of the
+// repository, through the jail rfs. A decoding error names the file and
+// line and never quotes the file's content.
+func LoadInventory(rfs *repofs.FS, name string) (*Inventory, error) {
+	b, err := rfs.ReadFile(name)
 	if err != nil {
 		return nil, fmt.Errorf("read inventory: %w", err)
 	}
 	var inv Inventory
 	if err := config.DecodeStrict(name, b, &inv); err != nil {
-		return nil, err
+		return nil, errors.New(hideValues(err.Error()))
 	}
 	seen := map[string]bool{}
 	for i, h := range inv.Nodes {
@@ -67,3 +70,10 @@ func LoadInventory(path, name string) (*Inventory, error) {
 	}
 	return &inv, nil
 }
+
+// quotedValue matches what the YAML decoder quotes of a file's content.
+var quotedValue = regexp.MustCompile("`[^`]*`")
+
+// hideValues removes the values a YAML error quotes from the file: errors
+// name the file and line, never the content, which may be a secret.
+func hideValues(msg string) string { return quotedValue.ReplaceAllString(msg, "(value)") }

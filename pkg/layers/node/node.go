@@ -4,13 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
 	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
+	"github.com/driftd/driftd/pkg/repofs"
 )
 
 // Layer checks nodes.
@@ -49,7 +50,12 @@ func (l *Layer) Name() drift.LayerName { return drift.LayerNode }
 // every node, at most cfg.Parallelism at once and each under its own
 // timeout. A node that cannot be reached is unknown; the others are checked.
 func (l *Layer) Check(ctx context.Context, snap drift.Snapshot) ([]drift.TargetResult, error) {
-	inv, err := LoadInventory(filepath.Join(snap.Dir, l.cfg.Inventory), l.cfg.Inventory)
+	rfs, err := repofs.Open(snap.Dir, snap.MaxFileSize)
+	if err != nil {
+		return nil, err
+	}
+	defer rfs.Close()
+	inv, err := LoadInventory(rfs, l.cfg.Inventory)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +66,7 @@ func (l *Layer) Check(ctx context.Context, snap drift.Snapshot) ([]drift.TargetR
 			return nil, fmt.Errorf("%s: node %s (the local node) is not in the inventory", l.cfg.Inventory, l.cfg.LocalNode)
 		}
 	}
-	roles := LoadRoles(snap.Dir, l.cfg.RolesDir, inv)
+	roles := LoadRoles(rfs, l.cfg.RolesDir, l.cfg.Scopes, inv)
 	return drift.CheckEach(ctx, len(nodes), l.cfg.Parallelism, "node",
 		func(i int) string { return nodes[i].Name },
 		func(ctx context.Context, i int) drift.TargetResult { return l.checkNode(ctx, roles, inv, nodes[i]) }), nil
@@ -68,8 +74,13 @@ func (l *Layer) Check(ctx context.Context, snap drift.Snapshot) ([]drift.TargetR
 
 func (l *Layer) checkNode(ctx context.Context, roles *Roles, inv *Inventory, h Host) drift.TargetResult {
 	start := time.Now()
+	res := l.checkNodeTimed(ctx, roles, inv, h)
+	res.Duration = time.Since(start)
+	return res
+}
+
+func (l *Layer) checkNodeTimed(ctx context.Context, roles *Roles, inv *Inventory, h Host) drift.TargetResult {
 	res := drift.TargetResult{Name: h.Name}
-	defer func() { res.Duration = time.Since(start) }()
 
 	desired, err := roles.Desired(inv, h)
 	if err != nil {
@@ -89,22 +100,29 @@ func (l *Layer) checkNode(ctx context.Context, roles *Roles, inv *Inventory, h H
 		l.logger.Warn("node check failed", "target", h.Name, "err", res.Error)
 		return res
 	}
-	res.Findings = Compare(h.Name, desired, got, l.cfg.Scopes)
+	res.Findings = Compare(h.Name, desired, got, l.cfg.Scopes, l.cfg.UnmanagedContent == "diff")
 	return res
 }
 
 func (l *Layer) fetch(ctx context.Context, inv *Inventory, h Host, req Request) (Snapshot, error) {
 	if l.cfg.Transport == "local" {
-		return ReadLocal(l.cfg.LocalRoot, req)
+		return ReadLocal(l.cfg.LocalRoot, req, l.limits())
 	}
 	var jump *Endpoint
 	if h.Jump != "" {
 		j := inv.JumpHosts[h.Jump]
 		jump = &j
 	}
-	out, err := l.ssh.Run(ctx, h.Endpoint, jump, req.Command())
-	if err != nil {
-		return Snapshot{}, err
-	}
-	return Parse(out)
+	var snap Snapshot
+	err := l.ssh.Run(ctx, h.Endpoint, jump, req.Command(), func(r io.Reader) error {
+		var err error
+		snap, err = Parse(r, l.limits())
+		return err
+	})
+	return snap, err
+}
+
+// limits returns the bounds on what one node may send.
+func (l *Layer) limits() Limits {
+	return Limits{MaxFileSize: int64(l.cfg.MaxFileSize), MaxNodeSize: int64(l.cfg.MaxNodeSize)}
 }

@@ -9,8 +9,8 @@ import (
 
 // lookupID finds the name for id in a passwd- or group-format file, where
 // the id is the third field.
-func lookupID(file string, id uint32) (string, bool) {
-	f, err := os.Open(file)
+func lookupID(host *os.Root, file string, id uint32) (string, bool) {
+	f, err := host.Open(file)
 	if err != nil {
 		return "", false
 	}

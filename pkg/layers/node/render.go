@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"os"
-	"path/filepath"
+	"path"
+	"strings"
 	"text/template"
+
+	"github.com/driftd/driftd/pkg/repofs"
 )
 
 // File is a file on a node, desired or actual.
@@ -23,7 +25,29 @@ type File struct {
 	Owner, Group string
 	// Source is where a desired file comes from in the repo.
 	Source string
+	// Size is the file's size in bytes as the node reported it.
+	Size int64
+	// TooLarge is set when the file was larger than max_file_size: its
+	// content was not read.
+	TooLarge bool
+	// Type is empty for a regular file; otherwise what the entry is (a
+	// symbolic link, a FIFO, ...), which is never followed or read.
+	Type FileType
+	// Target is where a link points.
+	Target string
 }
+
+// FileType names a node entry that is not a regular file.
+type FileType string
+
+// The entry types the node layer reports.
+const (
+	TypeSymlink  FileType = "symbolic link"
+	TypeHardLink FileType = "hard link"
+	TypeDir      FileType = "directory"
+	TypeFIFO     FileType = "FIFO"
+	TypeDevice   FileType = "device"
+)
 
 // templateData is what a file template sees.
 type templateData struct {
@@ -36,8 +60,10 @@ type templateData struct {
 // Roles holds the role files of one checkout, read and parsed once, so
 // that rendering them for many nodes costs no further I/O.
 type Roles struct {
-	repoDir, rolesDir string
-	roles             map[string]*role
+	rfs      *repofs.FS
+	rolesDir string
+	scopes   []string
+	roles    map[string]*role
 }
 
 // role is one role directory: its files, or why it could not be read.
@@ -55,11 +81,14 @@ type roleFile struct {
 	tmpl *template.Template // nil when the file has no template actions
 }
 
-// LoadRoles reads every role that a node of inv uses from rolesDir
-// (relative to the checkout repoDir). A role that cannot be read, or a file
-// whose template does not parse, is an error of the nodes that use it.
-func LoadRoles(repoDir, rolesDir string, inv *Inventory) *Roles {
-	r := &Roles{repoDir: repoDir, rolesDir: rolesDir, roles: map[string]*role{}}
+// LoadRoles reads every role that a node of inv uses from rolesDir, through
+// the repository jail rfs. A role whose name is not a plain name, a role
+// file that leads outside the repository (a symbolic link) or is a link to
+// a directory, a file whose node path lies outside every scope, and a file
+// whose template does not parse are errors of the nodes that use the role:
+// the scopes bound what the repository can make driftd read from nodes.
+func LoadRoles(rfs *repofs.FS, rolesDir string, scopes []string, inv *Inventory) *Roles {
+	r := &Roles{rfs: rfs, rolesDir: rolesDir, scopes: scopes, roles: map[string]*role{}}
 	for _, h := range inv.Nodes {
 		for _, name := range h.Roles {
 			if _, ok := r.roles[name]; !ok {
@@ -71,24 +100,34 @@ func LoadRoles(repoDir, rolesDir string, inv *Inventory) *Roles {
 }
 
 func (r *Roles) load(name string) *role {
-	dir := filepath.Join(r.repoDir, r.rolesDir, name)
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return &role{err: fmt.Errorf("role %s: directory %s not found in the repo", name, filepath.Join(r.rolesDir, name))}
+	if err := repofs.Name(name); err != nil {
+		return &role{err: fmt.Errorf("role %w", err)}
+	}
+	dir := path.Join(r.rolesDir, name)
+	if err := r.rfs.Dir(dir); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return &role{err: fmt.Errorf("role %s: directory %s not found in the repo", name, dir)}
+		}
+		return &role{err: fmt.Errorf("role %s: %w", name, err)}
 	}
 	ro := &role{}
 	var errs []error
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
+	err := r.rfs.Walk(dir, func(src string, err error) error {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("role %s: %w", name, err))
+			return nil
 		}
-		rel, _ := filepath.Rel(dir, p)
-		src, _ := filepath.Rel(r.repoDir, p)
-		f, err := readRoleFile(p, src)
+		nodePath := "/" + strings.TrimPrefix(src, dir+"/")
+		if !Match(r.scopes, nodePath) {
+			errs = append(errs, fmt.Errorf("%s: %s is outside every scope (%s); driftd reads only scoped files from nodes", src, nodePath, strings.Join(r.scopes, ", ")))
+			return nil
+		}
+		f, err := r.readRoleFile(src)
 		if err != nil {
 			errs = append(errs, err)
 			return nil
 		}
-		f.path = "/" + filepath.ToSlash(rel)
+		f.path = nodePath
 		ro.files = append(ro.files, f)
 		return nil
 	})
@@ -101,12 +140,12 @@ func (r *Roles) load(name string) *role {
 
 // readRoleFile reads one role file and parses it as a template, named by
 // its repo-relative path so that errors read "template: nodes/roles/x/etc/y:3: ...".
-func readRoleFile(path, src string) (roleFile, error) {
-	b, err := os.ReadFile(path)
+func (r *Roles) readRoleFile(src string) (roleFile, error) {
+	b, err := r.rfs.ReadFile(src)
 	if err != nil {
-		return roleFile{}, fmt.Errorf("read %s: %w", src, err)
+		return roleFile{}, err
 	}
-	fi, err := os.Stat(path)
+	fi, err := r.rfs.Stat(src)
 	if err != nil {
 		return roleFile{}, err
 	}

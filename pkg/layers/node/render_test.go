@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/driftd/driftd/pkg/repofs"
 )
 
 func writeTree(t *testing.T, root string, files map[string]string) {
@@ -20,6 +22,18 @@ func writeTree(t *testing.T, root string, files map[string]string) {
 	}
 }
 
+var defaultScopes = []string{"/etc/systemd/system/*.d/*.conf", "/etc/kubernetes/manifests/*.yaml"}
+
+func openRepo(t *testing.T, dir string) *repofs.FS {
+	t.Helper()
+	rfs, err := repofs.Open(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rfs.Close() })
+	return rfs
+}
+
 func TestDesired(t *testing.T) {
 	repo := t.TempDir()
 	writeTree(t, repo, map[string]string{
@@ -30,7 +44,7 @@ func TestDesired(t *testing.T) {
 	inv := &Inventory{Vars: map[string]any{"cluster": "prod", "node_ip": "unset"}}
 	h := Host{Name: "cp1", Endpoint: Endpoint{Address: "10.0.0.11"}, Roles: []string{"base", "cp"}, Vars: map[string]any{"node_ip": "10.0.0.11"}}
 	inv.Nodes = []Host{h}
-	got, err := LoadRoles(repo, "nodes/roles", inv).Desired(inv, h)
+	got, err := LoadRoles(openRepo(t, repo), "nodes/roles", defaultScopes, inv).Desired(inv, h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +86,7 @@ func TestDesiredErrors(t *testing.T) {
 	} {
 		h := Host{Name: "n", Roles: tc.roles}
 		inv := &Inventory{Nodes: []Host{h}}
-		_, err := LoadRoles(repo, "r", inv).Desired(inv, h)
+		_, err := LoadRoles(openRepo(t, repo), "r", []string{"/etc/*.conf"}, inv).Desired(inv, h)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("roles %v: err = %v, want %q", tc.roles, err, tc.want)
 		}
@@ -91,7 +105,7 @@ func TestLoadInventoryErrors(t *testing.T) {
 		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, err := LoadInventory(p, "inv.yaml")
+		_, err := LoadInventory(openRepo(t, dir), "inv.yaml")
 		if err == nil || err.Error() != want {
 			t.Errorf("inventory %q: err = %v, want %q", body, err, want)
 		}
@@ -106,7 +120,7 @@ func TestRolesReadOnce(t *testing.T) {
 	a := Host{Name: "a", Endpoint: Endpoint{Address: "10.0.0.1"}, Roles: []string{"base"}}
 	b := Host{Name: "b", Endpoint: Endpoint{Address: "10.0.0.2"}, Roles: []string{"base"}}
 	inv := &Inventory{Nodes: []Host{a, b}}
-	roles := LoadRoles(repo, "r", inv)
+	roles := LoadRoles(openRepo(t, repo), "r", []string{"/etc/*.conf"}, inv)
 	if err := os.RemoveAll(filepath.Join(repo, "r")); err != nil {
 		t.Fatal(err)
 	}

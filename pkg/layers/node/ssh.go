@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -104,10 +105,16 @@ func (c *SSHClient) verify(host string, remote net.Addr, key ssh.PublicKey) erro
 	return fmt.Errorf("%w: %s: %w", ErrHostKey, host, err)
 }
 
+// maxStderr bounds what is kept of a node's stderr, for error messages.
+const maxStderr = 16 << 10
+
 // Run connects to h (through jump, if set), runs cmd in one session, and
-// returns its stdout. It is one TCP connection and one SSH session to the
-// node. ctx bounds everything, the dial included.
-func (c *SSHClient) Run(ctx context.Context, h Endpoint, jump *Endpoint, cmd string) ([]byte, error) {
+// hands its stdout to read as it streams in; read must bound what it keeps.
+// It is one TCP connection and one SSH session to the node. ctx bounds
+// everything, the dial included: when it ends, the connection is closed,
+// which ends a read of a stream that never ends. At most maxStderr bytes of
+// stderr are kept.
+func (c *SSHClient) Run(ctx context.Context, h Endpoint, jump *Endpoint, cmd string, read func(io.Reader) error) error {
 	var (
 		conn net.Conn
 		err  error
@@ -116,36 +123,69 @@ func (c *SSHClient) Run(ctx context.Context, h Endpoint, jump *Endpoint, cmd str
 	if jump != nil {
 		jc, err = c.dial(ctx, *jump, nil)
 		if err != nil {
-			return nil, fmt.Errorf("jump host %s: %w", hostPort(*jump), err)
+			return fmt.Errorf("jump host %s: %w", hostPort(*jump), err)
 		}
 		defer jc.Close()
 		conn, err = jc.DialContext(ctx, "tcp", hostPort(h))
 		if err != nil {
-			return nil, fmt.Errorf("dial %s through jump host %s: %w", hostPort(h), hostPort(*jump), err)
+			return fmt.Errorf("dial %s through jump host %s: %w", hostPort(h), hostPort(*jump), err)
 		}
 	}
 	client, err := c.dial(ctx, h, conn)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer client.Close()
-	stop := context.AfterFunc(ctx, func() { client.Close() })
+	stop := context.AfterFunc(ctx, func() {
+		client.Close()
+		if jc != nil {
+			jc.Close()
+		}
+	})
 	defer stop()
 
 	sess, err := client.NewSession()
 	if err != nil {
-		return nil, fmt.Errorf("open session: %w", err)
+		return fmt.Errorf("open session: %w", err)
 	}
 	defer sess.Close()
-	var stdout, stderr bytes.Buffer
-	sess.Stdout, sess.Stderr = &stdout, &stderr
-	if err := sess.Run(cmd); err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, fmt.Errorf("run fetch command: %w: %s", err, truncate(stderr.String(), 300))
+	stderr := &boundedBuffer{max: maxStderr}
+	sess.Stderr = stderr
+	stdout, err := sess.StdoutPipe()
+	if err != nil {
+		return fmt.Errorf("open session: %w", err)
 	}
-	return stdout.Bytes(), nil
+	if err := sess.Start(cmd); err != nil {
+		return fmt.Errorf("start fetch command: %w", err)
+	}
+	if err := read(stdout); err != nil {
+		// Stop the node's side at once rather than wait for it.
+		client.Close()
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w (while reading: %v)", ctx.Err(), err)
+		}
+		return err
+	}
+	if err := sess.Wait(); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("run fetch command: %w: %s", err, Escape(truncate(stderr.String(), 300)))
+	}
+	return nil
+}
+
+// boundedBuffer keeps the first max bytes written to it and drops the rest.
+type boundedBuffer struct {
+	bytes.Buffer
+	max int
+}
+
+func (b *boundedBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.Len(); room > 0 {
+		b.Buffer.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
 }
 
 // dial opens an SSH client to e, over conn if given.
