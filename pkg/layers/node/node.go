@@ -3,8 +3,8 @@ package node
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"time"
