@@ -23,9 +23,20 @@ func CheckEach(ctx context.Context, n, parallelism int, noun string, name func(i
 				results[i] = Fail(name(i), fmt.Errorf("%s %s: not started: %w", noun, name(i), ctx.Err()))
 				return
 			}
-			results[i] = check(ctx, i)
+			results[i] = checkSafe(ctx, i, name(i), noun, check)
 		})
 	}
 	wg.Wait()
 	return results
+}
+
+// checkSafe runs check for target i, turning a panic into that target's
+// error: one target's bug never takes the others down.
+func checkSafe(ctx context.Context, i int, name, noun string, check func(ctx context.Context, i int) TargetResult) (res TargetResult) {
+	defer func() {
+		if p := recover(); p != nil {
+			res = Fail(name, fmt.Errorf("%s %s: internal error: %v", noun, name, p))
+		}
+	}()
+	return check(ctx, i)
 }

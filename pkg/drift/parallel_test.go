@@ -3,6 +3,7 @@ package drift
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -40,5 +41,22 @@ func TestCheckEachCancelled(t *testing.T) {
 		if r.Status != StatusUnknown || r.Error == "" {
 			t.Errorf("%s: %s %q, want unknown", r.Name, r.Status, r.Error)
 		}
+	}
+}
+
+func TestCheckEachRecoversPanic(t *testing.T) {
+	res := CheckEach(t.Context(), 3, 2, "node", func(i int) string { return fmt.Sprint("n", i) },
+		func(_ context.Context, i int) TargetResult {
+			if i == 1 {
+				var m map[string]int
+				m["boom"] = 1 // a nil map write: a runtime panic
+			}
+			return TargetResult{Name: fmt.Sprint("n", i)}
+		})
+	if res[1].Status != StatusUnknown || !strings.Contains(res[1].Error, "node n1: internal error") {
+		t.Errorf("panicking target: %+v, want unknown with an internal error", res[1])
+	}
+	if res[0].Error != "" || res[2].Error != "" {
+		t.Errorf("the other targets were hurt: %+v %+v", res[0], res[2])
 	}
 }
