@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/daemon"
@@ -25,7 +26,9 @@ webhook. Runs never overlap: a check due while one runs is skipped and
 counted in driftd_checks_skipped_total.
 
 HTTP (serve.listen, default :8080): /metrics, /healthz, /readyz,
-/api/v1/report, the status page at /, and POST /hooks/git.
+/api/v1/report, the status page at /, and POST /hooks/git. With
+--web.config.file, every endpoint takes TLS and basic auth as the
+Prometheus exporters do.
 
 SIGTERM or SIGINT cancels the running check (terraform is interrupted and
 its processes reaped) and exits within serve.shutdown_timeout.
@@ -39,6 +42,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := newFlagSet("serve", serveUsage, stderr)
 	f.register(fs, "info")
 	fs.StringVar(&listen, "listen", "", "override serve.listen")
+	var webConfig string
+	fs.StringVar(&webConfig, "web.config.file", "", "path to a Prometheus web config file that enables TLS and basic auth (as for node_exporter)")
 	if code, done := parseFlags(fs, args, stdout); done {
 		return code
 	}
@@ -50,6 +55,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		fmt.Fprintf(stderr, "driftd serve: %v\n", err)
 		return 1
+	}
+	if webConfig != "" {
+		if err := web.Validate(webConfig); err != nil {
+			fmt.Fprintf(stderr, "driftd serve: --web.config.file %s: %v\n", webConfig, err)
+			return 1
+		}
 	}
 	var secret []byte
 	if p := cfg.Serve.Webhook.SecretFile; p != "" {
@@ -74,6 +85,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		Listen:          cfg.Serve.Listen,
 		ShutdownTimeout: cfg.Serve.ShutdownTimeout.Std(),
 		WebhookSecret:   secret,
+		WebConfigFile:   webConfig,
 		Registry:        reg,
 		Metrics:         metrics,
 		Version:         version,

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/robfig/cron/v3"
 
 	"github.com/driftd/driftd/pkg/drift"
@@ -47,6 +48,10 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// WebhookSecret enables POST /hooks/git when not empty.
 	WebhookSecret []byte
+	// WebConfigFile, when set, is a Prometheus exporter-toolkit web
+	// config file: TLS and basic auth for every endpoint, as node_exporter
+	// takes it with --web.config.file.
+	WebConfigFile string
 	// Registry holds driftd's metrics; Metrics must be registered in it.
 	Registry *prometheus.Registry
 	// Metrics records each report.
@@ -76,6 +81,8 @@ type Daemon struct {
 	latest  atomic.Pointer[drift.Report]
 	checked atomic.Pointer[string] // revision of the last check
 	addr    atomic.Pointer[string]
+	// hooks holds a slot per webhook request being read.
+	hooks chan struct{}
 
 	leaderGauge prometheus.Gauge
 	interval    prometheus.Gauge
@@ -83,7 +90,7 @@ type Daemon struct {
 
 // New returns a daemon; Run starts it.
 func New(o Options) *Daemon {
-	d := &Daemon{opts: o, log: o.Logger, trigger: make(chan string, 1)}
+	d := &Daemon{opts: o, log: o.Logger, trigger: make(chan string, 1), hooks: make(chan struct{}, maxWebhookInFlight)}
 	d.leaderGauge = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "driftd_leader", Help: "Whether this replica runs checks: 1 when leading or when leader election is off.",
 	})
@@ -109,6 +116,17 @@ func (d *Daemon) Addr() string {
 	return ""
 }
 
+// The HTTP server's bounds: a client that sends its headers or body too
+// slowly, or reads the answer too slowly, is cut off, so that slow clients
+// cannot hold connections and memory without end.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 60 * time.Second
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 64 << 10
+)
+
 // Run serves HTTP and runs checks until ctx ends, then shuts down: the
 // running check is cancelled (terraform is interrupted and its processes
 // reaped) and the HTTP server is given ShutdownTimeout to finish.
@@ -119,9 +137,20 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	addr := ln.Addr().String()
 	d.addr.Store(&addr)
-	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Handler:           d.Handler(),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
+	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	webCfg := d.opts.WebConfigFile
+	go func() {
+		serveErr <- web.Serve(ln, srv, &web.FlagConfig{WebConfigFile: &webCfg}, d.log.With("component", "web"))
+	}()
 	d.log.Info("serving", "address", addr)
 
 	var workErr error

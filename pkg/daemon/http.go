@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -66,14 +68,40 @@ func (d *Daemon) webhook(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "webhook disabled: set serve.webhook.secret_file", http.StatusNotFound)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxWebhookBody))
-	if err != nil {
-		http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
+	if r.ContentLength > maxWebhookBody {
+		refuseBody(w)
+		http.Error(w, fmt.Sprintf("request body of %d bytes is larger than %d", r.ContentLength, maxWebhookBody), http.StatusRequestEntityTooLarge)
 		return
 	}
-	if err := verifyWebhook(r.Header, body, d.opts.WebhookSecret, time.Now()); err != nil {
+	// The signature headers are checked first: a request without one is
+	// refused before any of its body is read.
+	v, err := newVerifier(r.Header, d.opts.WebhookSecret, time.Now())
+	if err != nil {
+		refuseBody(w)
 		d.log.Warn("webhook refused", "remote", r.RemoteAddr, "err", err)
 		http.Error(w, "unauthorized: "+err.Error(), http.StatusUnauthorized)
+		return
+	}
+	select {
+	case d.hooks <- struct{}{}:
+		defer func() { <-d.hooks }()
+	default:
+		refuseBody(w)
+		w.Header().Set("Retry-After", "10")
+		http.Error(w, "too many webhook requests in flight", http.StatusTooManyRequests)
+		return
+	}
+	if err := v.check(http.MaxBytesReader(w, r.Body, maxWebhookBody)); err != nil {
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
+			http.Error(w, fmt.Sprintf("request body larger than %d bytes", maxWebhookBody), http.StatusRequestEntityTooLarge)
+		case errors.Is(err, errBadSignature):
+			d.log.Warn("webhook refused", "remote", r.RemoteAddr, "err", err)
+			http.Error(w, "unauthorized: "+err.Error(), http.StatusUnauthorized)
+		default:
+			http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
+		}
 		return
 	}
 	if r.Header.Get("X-GitHub-Event") == "ping" {
@@ -92,3 +120,8 @@ func (d *Daemon) webhook(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusAccepted)
 	io.WriteString(w, "check triggered\n")
 }
+
+// refuseBody makes the server answer at once and close the connection,
+// rather than wait to read a request body that will not be used (a slow
+// client could otherwise hold the answer until the read timeout).
+func refuseBody(w http.ResponseWriter) { w.Header().Set("Connection", "close") }

@@ -1,82 +1,129 @@
 package daemon
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"hash"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// maxWebhookBody bounds what a webhook may send.
+// maxWebhookBody bounds what a webhook may send: GitHub caps push payloads
+// at 25 MB. The body is never held in memory: it streams through the
+// signature's HMAC.
 const maxWebhookBody = 25 << 20
 
-// verifyWebhook checks a push webhook's signature against secret, in the
-// style of the sender:
+// maxWebhookInFlight bounds the webhook requests read at once; more get
+// 429 at once rather than queue.
+const maxWebhookInFlight = 4
+
+// errBadSignature is wrapped by every signature failure.
+var errBadSignature = errors.New("bad signature")
+
+// verifier checks one request's signature while its body streams through
+// it. Write the body to it, then call verify.
+type verifier struct {
+	mac    hash.Hash
+	verify func(sum []byte) error
+}
+
+// newVerifier picks the signature scheme from the request's headers, in
+// the style of the sender:
 //   - GitHub: X-Hub-Signature-256: sha256=HMAC-SHA256(secret, body), in hex;
 //   - GitLab signing tokens (Standard Webhooks): webhook-id,
 //     webhook-timestamp, webhook-signature: v1,base64(HMAC-SHA256(key,
 //     "id.timestamp.body")), where the secret is whsec_base64(key);
-//   - GitLab secret tokens: X-Gitlab-Token equal to the secret.
+//   - GitLab secret tokens: X-Gitlab-Token equal to the secret, which needs
+//     no body at all.
 //
-// Comparisons are constant-time. A request with none of these is refused.
-func verifyWebhook(h http.Header, body, secret []byte, now time.Time) error {
+// Comparisons are constant-time. A request with none of these is refused
+// before its body is read.
+func newVerifier(h http.Header, secret []byte, now time.Time) (*verifier, error) {
 	if sig := h.Get("X-Hub-Signature-256"); sig != "" {
 		got, ok := strings.CutPrefix(sig, "sha256=")
 		if !ok {
-			return errors.New("X-Hub-Signature-256: not sha256=...")
+			return nil, fmt.Errorf("%w: X-Hub-Signature-256: not sha256=...", errBadSignature)
 		}
 		gotB, err := hex.DecodeString(got)
 		if err != nil {
-			return errors.New("X-Hub-Signature-256: not hex")
+			return nil, fmt.Errorf("%w: X-Hub-Signature-256: not hex", errBadSignature)
 		}
-		m := hmac.New(sha256.New, secret)
-		m.Write(body)
-		if !hmac.Equal(gotB, m.Sum(nil)) {
-			return errors.New("X-Hub-Signature-256 does not match")
-		}
-		return nil
+		return &verifier{mac: hmac.New(sha256.New, secret), verify: func(sum []byte) error {
+			if !hmac.Equal(gotB, sum) {
+				return fmt.Errorf("%w: X-Hub-Signature-256 does not match", errBadSignature)
+			}
+			return nil
+		}}, nil
 	}
 	if sigs := h.Get("Webhook-Signature"); sigs != "" {
 		id, ts := h.Get("Webhook-Id"), h.Get("Webhook-Timestamp")
 		sec, err := strconv.ParseInt(ts, 10, 64)
 		if id == "" || err != nil {
-			return errors.New("webhook-signature without a valid webhook-id and webhook-timestamp")
+			return nil, fmt.Errorf("%w: webhook-signature without a valid webhook-id and webhook-timestamp", errBadSignature)
 		}
 		if d := now.Sub(time.Unix(sec, 0)); d > 5*time.Minute || d < -5*time.Minute {
-			return errors.New("webhook-timestamp is more than 5 minutes off")
+			return nil, fmt.Errorf("%w: webhook-timestamp is more than 5 minutes off", errBadSignature)
 		}
 		key := secret
 		if b64, ok := strings.CutPrefix(string(secret), "whsec_"); ok {
 			if key, err = base64.StdEncoding.DecodeString(b64); err != nil {
-				return errors.New("webhook secret: whsec_ prefix but not base64")
+				return nil, fmt.Errorf("%w: webhook secret: whsec_ prefix but not base64", errBadSignature)
 			}
 		}
 		m := hmac.New(sha256.New, key)
 		m.Write([]byte(id + "." + ts + "."))
-		m.Write(body)
-		want := m.Sum(nil)
-		for _, s := range strings.Fields(sigs) {
-			v, ok := strings.CutPrefix(s, "v1,")
-			if !ok {
-				continue
+		return &verifier{mac: m, verify: func(want []byte) error {
+			for _, s := range strings.Fields(sigs) {
+				v, ok := strings.CutPrefix(s, "v1,")
+				if !ok {
+					continue
+				}
+				if got, err := base64.StdEncoding.DecodeString(v); err == nil && hmac.Equal(got, want) {
+					return nil
+				}
 			}
-			if got, err := base64.StdEncoding.DecodeString(v); err == nil && hmac.Equal(got, want) {
-				return nil
-			}
-		}
-		return errors.New("webhook-signature does not match")
+			return fmt.Errorf("%w: webhook-signature does not match", errBadSignature)
+		}}, nil
 	}
 	if tok := h.Get("X-Gitlab-Token"); tok != "" {
 		if subtle.ConstantTimeCompare([]byte(tok), secret) != 1 {
-			return errors.New("X-Gitlab-Token does not match")
+			return nil, fmt.Errorf("%w: X-Gitlab-Token does not match", errBadSignature)
 		}
-		return nil
+		return &verifier{verify: func([]byte) error { return nil }}, nil
 	}
-	return errors.New("no signature: expected X-Hub-Signature-256, webhook-signature or X-Gitlab-Token")
+	return nil, fmt.Errorf("%w: no signature: expected X-Hub-Signature-256, webhook-signature or X-Gitlab-Token", errBadSignature)
+}
+
+// verifyWebhook checks a webhook's signature over a body held in memory.
+func verifyWebhook(h http.Header, body, secret []byte, now time.Time) error {
+	v, err := newVerifier(h, secret, now)
+	if err != nil {
+		return err
+	}
+	return v.check(bytes.NewReader(body))
+}
+
+// check streams body through the signature and verifies it. A body that
+// fails to read (too large, too slow) is that error.
+func (v *verifier) check(body io.Reader) error {
+	if v.mac == nil {
+		// A token scheme: drain what is left, bounded, without hashing.
+		if _, err := io.Copy(io.Discard, body); err != nil {
+			return err
+		}
+		return v.verify(nil)
+	}
+	if _, err := io.Copy(v.mac, body); err != nil {
+		return err
+	}
+	return v.verify(v.mac.Sum(nil))
 }
