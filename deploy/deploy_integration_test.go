@@ -31,13 +31,24 @@ func TestManifestsServerSideDryRun(t *testing.T) {
 	must("wait", "--for=condition=Established", "--timeout=30s", "crd/servicemonitors.monitoring.coreos.com", "crd/prometheusrules.monitoring.coreos.com")
 	// Namespaced objects need their namespace to exist, even in a dry run.
 	must("create", "namespace", "driftd")
+	must("create", "namespace", "shop")
 
-	for _, dir := range []string{"base", "overlays/apply"} {
+	for _, dir := range []string{"base", "overlays/apply", "overlays/narrow-secrets"} {
 		out := must("apply", "--server-side", "--dry-run=server", "--field-manager=driftd-test", "-k", dir)
-		for _, want := range []string{"deployment.apps/driftd serverside-applied (server dry run)", "prometheusrule.monitoring.coreos.com/driftd", "servicemonitor.monitoring.coreos.com/driftd", "clusterrole.rbac.authorization.k8s.io/driftd-read"} {
+		for _, want := range []string{"deployment.apps/driftd serverside-applied (server dry run)", "prometheusrule.monitoring.coreos.com/driftd", "servicemonitor.monitoring.coreos.com/driftd", "clusterrole.rbac.authorization.k8s.io/driftd-read", "networkpolicy.networking.k8s.io/driftd serverside-applied (server dry run)"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%s: output lacks %q:\n%s", dir, want, out)
 			}
+		}
+	}
+	// The narrowed overlay reads Secrets only in "shop".
+	narrow := must("kustomize", "overlays/narrow-secrets")
+	if !strings.Contains(narrow, "name: driftd-read-secrets\n  namespace: shop") {
+		t.Errorf("narrow-secrets has no Role for shop:\n%s", narrow)
+	}
+	for _, doc := range strings.Split(narrow, "\n---\n") {
+		if strings.Contains(doc, "kind: ClusterRole\n") && strings.Contains(doc, "- secrets") {
+			t.Errorf("narrow-secrets' ClusterRole still grants Secrets:\n%s", doc)
 		}
 	}
 	// A broken manifest is rejected, so the dry run is a real check.
