@@ -24,16 +24,16 @@ func WriteMarkdown(w io.Writer, r drift.Report) error {
 	fmt.Fprintf(&b, "Revision `%s`: %d finding(s); %d target(s) drifted, %d could not be checked, %d in sync.\n\n",
 		shortRev(r.Revision), s.Findings, s.Drifted, s.Unknown, s.InSync)
 	if !r.Source.Synced {
-		fmt.Fprintf(&b, "> **The repository could not be synced.** %s\n\n", mdEscape(r.Source.Error))
+		fmt.Fprintf(&b, "> **The repository could not be synced.** %s\n\n", mdCode(r.Source.Error))
 	}
 	if len(r.Layers) > 0 {
 		b.WriteString("| Layer | Target | Status | Findings | Error |\n|---|---|---|---|---|\n")
 		for _, l := range r.Layers {
 			if l.Error != "" {
-				fmt.Fprintf(&b, "| %s | * | %s | | %s |\n", l.Layer, statusIcon[drift.StatusUnknown], mdEscape(firstLine(l.Error)))
+				fmt.Fprintf(&b, "| %s | * | %s | | %s |\n", l.Layer, statusIcon[drift.StatusUnknown], mdCode(firstLine(l.Error)))
 			}
 			for _, t := range l.Targets {
-				fmt.Fprintf(&b, "| %s | %s | %s | %d | %s |\n", l.Layer, mdEscape(t.Name), statusIcon[t.Status], len(t.Findings), mdEscape(firstLine(t.Error)))
+				fmt.Fprintf(&b, "| %s | %s | %s | %d | %s |\n", l.Layer, mdCode(t.Name), statusIcon[t.Status], len(t.Findings), mdCode(firstLine(t.Error)))
 			}
 		}
 	}
@@ -41,13 +41,14 @@ func WriteMarkdown(w io.Writer, r drift.Report) error {
 		for _, t := range l.Targets {
 			for _, f := range t.Findings {
 				fmt.Fprintf(&b, "\n<details><summary><code>%s/%s</code>: <code>%s</code> (%s)</summary>\n\n",
-					l.Layer, htmlEscape(t.Name), htmlEscape(f.Object), f.Change)
+					htmlEscape(line(string(l.Layer))), htmlEscape(line(t.Name)), htmlEscape(line(f.Object)), htmlEscape(line(string(f.Change))))
 				if f.Diff != "" {
+					diff := block(f.Diff)
 					fence := "```"
-					for strings.Contains(f.Diff, fence) {
+					for strings.Contains(diff, fence) {
 						fence += "`"
 					}
-					fmt.Fprintf(&b, "%sdiff\n%s\n%s\n", fence, strings.TrimSuffix(f.Diff, "\n"), fence)
+					fmt.Fprintf(&b, "%sdiff\n%s\n%s\n", fence, strings.TrimSuffix(diff, "\n"), fence)
 				}
 				b.WriteString("\n</details>\n")
 			}
@@ -57,10 +58,7 @@ func WriteMarkdown(w io.Writer, r drift.Report) error {
 	return err
 }
 
-func mdEscape(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;").Replace(s)
-}
-
+// htmlEscape escapes text for raw HTML, where Markdown does not apply.
 func htmlEscape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "@", "&#64;").Replace(s)
 }

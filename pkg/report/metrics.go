@@ -1,6 +1,7 @@
 package report
 
 import (
+	"strings"
 	"sync"
 	"time"
 
@@ -175,10 +176,10 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descRepoSync, prometheus.GaugeValue, boolValue(m.synced))
 	if m.revision != "" {
-		ch <- prometheus.MustNewConstMetric(descRevision, prometheus.GaugeValue, 1, m.revision)
+		ch <- prometheus.MustNewConstMetric(descRevision, prometheus.GaugeValue, 1, label(m.revision))
 	}
 	for k, st := range m.targets {
-		l, t := string(k.layer), k.target
+		l, t := string(k.layer), label(k.target)
 		ch <- prometheus.MustNewConstMetric(descCheckSuccess, prometheus.GaugeValue, boolValue(st.success), l, t)
 		if t == layerTarget {
 			continue
@@ -187,7 +188,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descLastCheck, prometheus.GaugeValue, unix(st.lastOK), l, t)
 		ch <- prometheus.MustNewConstMetric(descDriftSince, prometheus.GaugeValue, unix(st.driftSince), l, t)
 		for _, f := range st.objects {
-			ch <- prometheus.MustNewConstMetric(descObject, prometheus.GaugeValue, 1, l, t, f.Object, string(f.Change))
+			ch <- prometheus.MustNewConstMetric(descObject, prometheus.GaugeValue, 1, l, t, label(f.Object), label(string(f.Change)))
 		}
 	}
 }
@@ -205,3 +206,7 @@ func unix(t time.Time) float64 {
 	}
 	return float64(t.UnixNano()) / 1e9
 }
+
+// label makes a value valid as a label: a name that is not valid UTF-8
+// would make the collector fail, and every scrape with it.
+func label(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }

@@ -51,9 +51,9 @@ func WriteText(w io.Writer, r drift.Report, o TextOptions) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Revision %s", shortRev(r.Revision))
 	if r.Source.URL != "" {
-		fmt.Fprintf(&b, " of %s", r.Source.URL)
+		fmt.Fprintf(&b, " of %s", line(r.Source.URL))
 		if r.Source.Branch != "" {
-			fmt.Fprintf(&b, " (branch %s)", r.Source.Branch)
+			fmt.Fprintf(&b, " (branch %s)", line(r.Source.Branch))
 		}
 	}
 	b.WriteString("\n")
@@ -62,7 +62,7 @@ func WriteText(w io.Writer, r drift.Report, o TextOptions) error {
 		if r.Revision != "" {
 			msg += "; checked the last good revision instead"
 		}
-		fmt.Fprintf(&b, "%s:\n  %s\n", p.paint(ansiRed, msg), r.Source.Error)
+		fmt.Fprintf(&b, "%s:\n  %s\n", p.paint(ansiRed, msg), line(r.Source.Error))
 	}
 	b.WriteString("\n")
 
@@ -72,34 +72,34 @@ func WriteText(w io.Writer, r drift.Report, o TextOptions) error {
 		fmt.Fprintln(tw, "LAYER\tTARGET\tSTATUS\tFINDINGS\tERROR")
 		for _, l := range r.Layers {
 			if l.Error != "" {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", l.Layer, "*", p.status(drift.StatusUnknown), "-", firstLine(l.Error))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", line(string(l.Layer)), "*", p.status(drift.StatusUnknown), "-", line(firstLine(l.Error)))
 			}
 			for _, t := range l.Targets {
 				n := fmt.Sprint(len(t.Findings))
 				if t.Status == drift.StatusUnknown && len(t.Findings) == 0 {
 					n = "-"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", l.Layer, t.Name, p.status(t.Status), n, firstLine(t.Error))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", line(string(l.Layer)), line(t.Name), p.status(t.Status), n, line(firstLine(t.Error)))
 			}
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		for _, line := range strings.Split(strings.TrimSuffix(tb.String(), "\n"), "\n") {
-			b.WriteString(strings.TrimRight(line, " ") + "\n")
+		for _, row := range strings.Split(strings.TrimSuffix(tb.String(), "\n"), "\n") {
+			b.WriteString(strings.TrimRight(row, " ") + "\n")
 		}
 	}
 
 	for _, l := range r.Layers {
 		if l.Error != "" && strings.Contains(l.Error, "\n") {
-			fmt.Fprintf(&b, "\n%s %s:\n%s\n", p.paint(ansiBold, "Error in layer"), l.Layer, indent(l.Error))
+			fmt.Fprintf(&b, "\n%s %s:\n%s\n", p.paint(ansiBold, "Error in layer"), line(string(l.Layer)), indent(block(l.Error)))
 		}
 		for _, t := range l.Targets {
 			if t.Error != "" && strings.Contains(t.Error, "\n") {
-				fmt.Fprintf(&b, "\n%s %s/%s:\n%s\n", p.paint(ansiBold, "Error in"), l.Layer, t.Name, indent(t.Error))
+				fmt.Fprintf(&b, "\n%s %s/%s:\n%s\n", p.paint(ansiBold, "Error in"), line(string(l.Layer)), line(t.Name), indent(block(t.Error)))
 			}
 			for _, f := range t.Findings {
-				fmt.Fprintf(&b, "\n%s %s (%s)\n", p.paint(ansiBold, fmt.Sprintf("%s/%s:", l.Layer, t.Name)), p.paint(ansiBold, f.Object), f.Change)
+				fmt.Fprintf(&b, "\n%s %s (%s)\n", p.paint(ansiBold, fmt.Sprintf("%s/%s:", line(string(l.Layer)), line(t.Name))), p.paint(ansiBold, line(f.Object)), line(string(f.Change)))
 				writeDiff(&b, f.Diff, p)
 			}
 		}
@@ -116,8 +116,8 @@ func writeDiff(b *strings.Builder, diff string, p painter) {
 	if diff == "" {
 		return
 	}
-	for _, line := range strings.SplitAfter(strings.TrimSuffix(diff, "\n"), "\n") {
-		text := strings.TrimSuffix(line, "\n")
+	for _, l := range strings.SplitAfter(strings.TrimSuffix(diff, "\n"), "\n") {
+		text := safeText(strings.TrimSuffix(l, "\n"), "\t")
 		switch {
 		case strings.HasPrefix(text, "+++"), strings.HasPrefix(text, "---"):
 			text = p.paint(ansiBold, text)
