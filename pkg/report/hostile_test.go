@@ -17,7 +17,7 @@ import (
 // put into names, diffs and errors.
 func hostileReport() drift.Report {
 	osc52 := "\x1b]52;c;ZXZpbA==\x07" // write the terminal's clipboard
-	erase := "\x1b[2K\r"               // erase the line and rewrite it
+	erase := "\x1b[2K\r"              // erase the line and rewrite it
 	r := drift.Report{
 		Revision: "abc",
 		Source:   drift.SourceStatus{Synced: false, Error: "fetch: " + erase + "all good"},
