@@ -63,6 +63,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-layer-setting.yaml", `invalid-layer-setting.yaml:7: unknown field "lock_timeout" in layers.infra.stacks.0`},
 		{"invalid-unknown-layer.yaml", `invalid-unknown-layer.yaml:4: unknown field "terraform" in layers`},
 		{"invalid-inline-token.yaml", `invalid-inline-token.yaml:4: unknown field "token" in repo.auth: credentials are never inlined; reference it with token_file or token_env`},
+		{"invalid-url-token.yaml", `invalid-url-token.yaml:2: repo.url: credentials are never inlined in the URL; reference a token with repo.auth.token_file or token_env`},
 		{"invalid-stack-dir.yaml", `invalid-stack-dir.yaml:6: layers.infra.stacks.0.dir: "../outside" must be a relative path inside the repo`},
 		{"invalid-ignore-pointer.yaml", `invalid-ignore-pointer.yaml:5: ignore.0.paths.0: "spec.replicas" is not a JSON Pointer: it must start with /`},
 		{"invalid-type.yaml", "invalid-type.yaml:5: cannot unmarshal !!str `four` into int"},

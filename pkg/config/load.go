@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -229,6 +230,8 @@ func (c *Config) validate() []fieldError {
 
 	if c.Repo.URL == "" {
 		add("required: the URL of the config repository", "repo", "url")
+	} else if inlineCredentials(c.Repo.URL) {
+		add("credentials are never inlined in the URL; reference a token with repo.auth.token_file or token_env", "repo", "url")
 	}
 	a := c.Repo.Auth
 	if a.TokenFile != "" && a.TokenEnv != "" {
@@ -306,4 +309,18 @@ func (c *Config) validate() []fieldError {
 		}
 	}
 	return errs
+}
+
+// inlineCredentials reports whether a repository URL carries credentials:
+// a password, or any user name on http(s), where tokens are passed as one.
+// An ssh:// user such as git@ is not a credential.
+func inlineCredentials(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return false
+	}
+	if _, ok := u.User.Password(); ok {
+		return true
+	}
+	return u.Scheme == "http" || u.Scheme == "https"
 }

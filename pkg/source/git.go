@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	git "github.com/go-git/go-git/v5"
@@ -38,9 +39,10 @@ func NewGit(cfg config.Repo, cacheDir string, logger *slog.Logger) *Git {
 // checkout with a status that says the fetch failed; only when there is no
 // checkout at all does it return an error.
 func (g *Git) Sync(ctx context.Context) (drift.Snapshot, drift.SourceStatus, error) {
-	status := drift.SourceStatus{URL: g.cfg.URL, Branch: g.cfg.Branch}
+	status := drift.SourceStatus{URL: RedactURL(g.cfg.URL), Branch: g.cfg.Branch}
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.Timeout.Std())
 	defer cancel()
+	g.removeStaleClones()
 
 	start := time.Now()
 	rev, err := g.update(ctx)
@@ -49,7 +51,7 @@ func (g *Git) Sync(ctx context.Context) (drift.Snapshot, drift.SourceStatus, err
 		g.logger.Debug("repo synced", "revision", rev, "duration_seconds", time.Since(start).Seconds())
 		return drift.Snapshot{Dir: g.dir, Revision: rev}, status, nil
 	}
-	err = fmt.Errorf("sync repo %s branch %s: %w", g.cfg.URL, g.cfg.Branch, err)
+	err = fmt.Errorf("sync repo %s branch %s: %w", RedactURL(g.cfg.URL), g.cfg.Branch, err)
 	status.Error = err.Error()
 	last, lerr := g.lastGood()
 	if lerr != nil {
@@ -93,7 +95,40 @@ func (g *Git) update(ctx context.Context) (string, error) {
 	if err := checkout(repo, ref.Hash()); err != nil {
 		return "", err
 	}
+	if err := os.WriteFile(g.goodFile(), []byte(ref.Hash().String()+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("record the checked-out revision: %w", err)
+	}
 	return ref.Hash().String(), nil
+}
+
+// goodFile records the last revision that was checked out completely. It
+// lies outside the worktree, so that a checkout that fails half-way (HEAD
+// already moved, files half written) can be undone: HEAD alone would name
+// the bad revision.
+func (g *Git) goodFile() string { return g.dir + ".good" }
+
+// staleCloneAge is how old a temporary clone directory must be before a
+// Sync removes it as left behind by an interrupted run.
+const staleCloneAge = time.Hour
+
+// removeStaleClones removes temporary clone directories that a killed
+// process left behind, so that they do not pile up in the cache.
+func (g *Git) removeStaleClones() {
+	parent := filepath.Dir(g.dir)
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), ".clone-") {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleCloneAge {
+			if err := os.RemoveAll(filepath.Join(parent, e.Name())); err == nil {
+				g.logger.Info("removed an interrupted clone", "dir", e.Name())
+			}
+		}
+	}
 }
 
 // clone makes the first clone in a temporary directory and renames it into
@@ -147,14 +182,21 @@ func (g *Git) lastGood() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	head, err := repo.Head()
-	if err != nil {
+	var hash plumbing.Hash
+	if b, err := os.ReadFile(g.goodFile()); err == nil {
+		hash = plumbing.NewHash(strings.TrimSpace(string(b)))
+	} else {
+		// A clone made before driftd recorded good revisions.
+		head, err := repo.Head()
+		if err != nil {
+			return "", err
+		}
+		hash = head.Hash()
+	}
+	if err := checkout(repo, hash); err != nil {
 		return "", err
 	}
-	if err := checkout(repo, head.Hash()); err != nil {
-		return "", err
-	}
-	return head.Hash().String(), nil
+	return hash.String(), nil
 }
 
 // checkout hard-resets the worktree to hash and removes untracked files.
@@ -185,7 +227,7 @@ func (g *Git) Head(ctx context.Context) (string, error) {
 	rem := git.NewRemote(memory.NewStorage(), &gitconfig.RemoteConfig{Name: "origin", URLs: []string{g.cfg.URL}})
 	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: auth})
 	if err != nil {
-		return "", fmt.Errorf("list remote %s: %w", g.cfg.URL, err)
+		return "", fmt.Errorf("list remote %s: %w", RedactURL(g.cfg.URL), err)
 	}
 	want := plumbing.NewBranchReferenceName(g.cfg.Branch)
 	for _, r := range refs {
@@ -193,5 +235,5 @@ func (g *Git) Head(ctx context.Context) (string, error) {
 			return r.Hash().String(), nil
 		}
 	}
-	return "", fmt.Errorf("list remote %s: branch %s not found", g.cfg.URL, g.cfg.Branch)
+	return "", fmt.Errorf("list remote %s: branch %s not found", RedactURL(g.cfg.URL), g.cfg.Branch)
 }

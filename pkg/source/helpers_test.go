@@ -85,3 +85,16 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// gitIn is git with stdin.
+func (r *remote) gitIn(dir, stdin string, args ...string) string {
+	r.t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		r.t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
