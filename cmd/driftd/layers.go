@@ -30,7 +30,9 @@ func buildLayers(cfg *config.Config, only []string, logger *slog.Logger) ([]drif
 	for _, n := range names {
 		switch n {
 		case drift.LayerInfra:
-			layers = append(layers, infra.New(*cfg.Layers.Infra, filepath.Join(cfg.CacheDir, "terraform"), logger.With("layer", n)))
+			l := infra.New(*cfg.Layers.Infra, filepath.Join(cfg.CacheDir, "terraform"), logger.With("layer", n))
+			l.DenyEnv(cfg.Repo.Auth.TokenEnv)
+			layers = append(layers, l)
 		case drift.LayerNode:
 			l, err := node.New(*cfg.Layers.Node, logger.With("layer", n))
 			if err != nil {

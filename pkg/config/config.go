@@ -122,6 +122,13 @@ type Infra struct {
 	Lock bool `yaml:"lock"`
 	// PluginCacheDir is shared by every stack's init.
 	PluginCacheDir string `yaml:"plugin_cache_dir"`
+	// PassEnv lists the environment variables (names, or globs such as
+	// "AWS_*") that terraform and its providers get from driftd's own
+	// environment, besides the few every process needs (PATH, HOME,
+	// proxies, ...). It defaults to the common cloud credential variables.
+	// The repository token's variable (repo.auth.token_env) is never
+	// passed.
+	PassEnv []string `yaml:"pass_env"`
 	// Env is added to every terraform process. Reference secrets with
 	// their own *_FILE mechanisms; do not inline them.
 	Env map[string]string `yaml:"env"`

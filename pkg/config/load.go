@@ -172,6 +172,9 @@ func (c *Config) setDefaults() {
 			in.Parallelism = 4
 		}
 		in.Timeout = in.Timeout.or(10 * time.Minute)
+		if in.PassEnv == nil {
+			in.PassEnv = []string{"AWS_*", "AZURE_*", "ARM_*", "GOOGLE_*", "CLOUDSDK_*", "DIGITALOCEAN_*", "HCLOUD_*", "OS_*", "VAULT_*", "KUBECONFIG", "TF_VAR_*", "TF_LOG", "TF_LOG_PATH"}
+		}
 		for i := range in.Stacks {
 			s := &in.Stacks[i]
 			if s.Name == "" {

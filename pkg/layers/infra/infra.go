@@ -12,6 +12,7 @@ import (
 
 	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
+	"github.com/driftd/driftd/pkg/repofs"
 )
 
 // Layer checks Terraform stacks.
@@ -19,6 +20,11 @@ type Layer struct {
 	cfg     config.Infra
 	workDir string
 	logger  *slog.Logger
+	// initSem holds one slot: inits of this layer run one at a time.
+	initSem chan struct{}
+	// denyEnv names driftd's own credential variables, never passed to
+	// terraform.
+	denyEnv []string
 }
 
 // New returns the infra layer. workDir holds driftd's own Terraform data
@@ -28,7 +34,18 @@ func New(cfg config.Infra, workDir string, logger *slog.Logger) *Layer {
 	if cfg.PluginCacheDir == "" {
 		cfg.PluginCacheDir = filepath.Join(workDir, "plugin-cache")
 	}
-	return &Layer{cfg: cfg, workDir: workDir, logger: logger}
+	return &Layer{cfg: cfg, workDir: workDir, logger: logger, initSem: make(chan struct{}, 1)}
+}
+
+// DenyEnv names environment variables that hold driftd's own credentials
+// (the repository token's token_env): terraform never gets them, whatever
+// pass_env says.
+func (l *Layer) DenyEnv(names ...string) {
+	for _, n := range names {
+		if n != "" {
+			l.denyEnv = append(l.denyEnv, n)
+		}
+	}
 }
 
 // Name implements drift.Layer.
@@ -41,19 +58,38 @@ func (l *Layer) Check(ctx context.Context, snap drift.Snapshot) ([]drift.TargetR
 	if err := os.MkdirAll(l.cfg.PluginCacheDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create plugin cache: %w", err)
 	}
+	rfs, err := repofs.Open(snap.Dir, snap.MaxFileSize)
+	if err != nil {
+		return nil, err
+	}
+	defer rfs.Close()
+	stage := filepath.Join(l.workDir, "src")
+	refused, err := stageTree(rfs, stage)
+	if err != nil {
+		return nil, fmt.Errorf("stage the repository for terraform: %w", err)
+	}
+	src := source{rfs: rfs, dir: stage, refused: refused}
 	stacks := l.cfg.Stacks
 	return drift.CheckEach(ctx, len(stacks), l.cfg.Parallelism, "stack",
 		func(i int) string { return stacks[i].Name },
-		func(ctx context.Context, i int) drift.TargetResult { return l.checkStack(ctx, snap, stacks[i]) }), nil
+		func(ctx context.Context, i int) drift.TargetResult { return l.checkStack(ctx, src, stacks[i]) }), nil
 }
 
-func (l *Layer) checkStack(ctx context.Context, snap drift.Snapshot, st config.Stack) drift.TargetResult {
+// source is the repository as terraform sees it: the jail, to check the
+// paths the config names, and the staged copy terraform runs in.
+type source struct {
+	rfs     *repofs.FS
+	dir     string
+	refused map[string]error
+}
+
+func (l *Layer) checkStack(ctx context.Context, src source, st config.Stack) drift.TargetResult {
 	start := time.Now()
 	logger := l.logger.With("target", st.Name)
 	ctx, cancel := context.WithTimeout(ctx, st.Timeout.Std())
 	defer cancel()
 
-	plan, err := l.plan(ctx, snap, st)
+	plan, err := l.plan(ctx, src, st)
 	res := drift.TargetResult{Name: st.Name, Duration: time.Since(start)}
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded {

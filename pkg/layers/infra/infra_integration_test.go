@@ -177,12 +177,18 @@ func TestInfraPlanDoesNotWaitForStateLock(t *testing.T) {
 
 	// An operator's apply takes the state lock and hangs in its plan phase.
 	apply := w.command("locked", "apply", "-auto-approve", "-input=false", "-no-color", "-var", "gate=true")
+	// Its own process group: killing terraform alone left the provider,
+	// blocked on the FIFO, running long after the tests.
+	apply.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := apply.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = apply.Process.Kill()
+		_ = syscall.Kill(-apply.Process.Pid, syscall.SIGKILL)
 		_ = apply.Wait()
+		if n := groupAlive(apply.Process.Pid); n > 0 {
+			t.Errorf("%d process(es) of the blocking apply still running", n)
+		}
 	})
 	lockInfo := filepath.Join(w.stateDir, ".locked.tfstate.lock.info")
 	if !waitFor(t, 20*time.Second, func() bool { _, err := os.Stat(lockInfo); return err == nil }) {
@@ -304,4 +310,31 @@ func TestInfraInitSkippedUntilNeeded(t *testing.T) {
 	if diff := cmp.Diff([]string{"pending module.motd.module.inner.local_file.i"}, changes(r)); diff != "" {
 		t.Errorf("after a module change (-want +got):\n%s\nerror: %s", diff, r.Error)
 	}
+}
+
+// groupAlive counts the live processes of process group pgid, after
+// giving killed ones a moment to go.
+func groupAlive(pgid int) int {
+	n := 0
+	for range 50 {
+		n = 0
+		stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+		for _, p := range stats {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				continue
+			}
+			_, rest, ok := strings.Cut(string(b), ") ")
+			f := strings.Fields(rest)
+			// state ppid pgrp: a zombie (Z) is gone for our purpose.
+			if ok && len(f) > 2 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" {
+				n++
+			}
+		}
+		if n == 0 {
+			return 0
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return n
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -13,7 +15,7 @@ import (
 	tfjson "github.com/hashicorp/terraform-json"
 
 	"github.com/driftd/driftd/pkg/config"
-	"github.com/driftd/driftd/pkg/drift"
+	"github.com/driftd/driftd/pkg/repofs"
 )
 
 // interruptGrace is how long terraform gets to stop after an interrupt
@@ -23,11 +25,30 @@ const interruptGrace = 5 * time.Second
 // plan runs init, plan -out and show -json for one stack. When ctx ends
 // first, terraform is interrupted, then killed, and any provider process it
 // leaves behind is killed too.
-func (l *Layer) plan(ctx context.Context, snap drift.Snapshot, st config.Stack) (*tfjson.Plan, error) {
-	dir := filepath.Join(snap.Dir, st.Dir)
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+func (l *Layer) plan(ctx context.Context, src source, st config.Stack) (*tfjson.Plan, error) {
+	rel, err := repofs.Clean(st.Dir)
+	if err == nil {
+		err = src.rfs.Dir(rel)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("stack %s: directory %s not found in the repo", st.Name, st.Dir)
 	}
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: %w", st.Name, err)
+	}
+	if err := refusedIn(src.refused, rel); err != nil {
+		return nil, fmt.Errorf("stack %s: %w", st.Name, err)
+	}
+	for _, vf := range st.VarFiles {
+		p, err := repofs.Clean(path.Join(rel, filepath.ToSlash(vf)))
+		if err == nil {
+			_, err = src.rfs.ReadFile(p)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("stack %s: var file %s: %w", st.Name, vf, err)
+		}
+	}
+	dir := filepath.Join(src.dir, filepath.FromSlash(rel))
 	dataDir := l.stackDataDir(st)
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("stack %s: %w", st.Name, err)
@@ -58,16 +79,42 @@ func (l *Layer) plan(ctx context.Context, snap drift.Snapshot, st config.Stack) 
 	if err != nil {
 		return nil, fmt.Errorf("stack %s: %w", st.Name, err)
 	}
+	// The dependency lock file that init writes when the repository has
+	// none is kept with the stack's data, and put back into the staged
+	// copy (which each check makes afresh) when init is skipped.
+	lockFile, savedLock := filepath.Join(dir, ".terraform.lock.hcl"), filepath.Join(dataDir, "driftd.lock.hcl")
+	_, statErr := os.Stat(lockFile)
+	repoHasLock := statErr == nil
 	doInit := func() error {
 		_ = os.Remove(initMarker)
-		if err := tf.Init(ctx, tfexec.Upgrade(false)); err != nil {
+		unlock, err := l.lockInit(ctx)
+		if err != nil {
+			return fmt.Errorf("stack %s: init: %w", st.Name, err)
+		}
+		err = tf.Init(ctx, tfexec.Upgrade(false))
+		unlock()
+		if err != nil {
 			return fmt.Errorf("stack %s: init: %w", st.Name, cleanErr(err))
+		}
+		if !repoHasLock {
+			if b, err := os.ReadFile(lockFile); err == nil {
+				if err := os.WriteFile(savedLock, b, 0o644); err != nil {
+					return fmt.Errorf("stack %s: keep the lock file: %w", st.Name, err)
+				}
+			}
 		}
 		return os.WriteFile(initMarker, []byte(fp), 0o644)
 	}
 	initSkipped := false
 	if prev, err := os.ReadFile(initMarker); err == nil && string(prev) == fp {
 		initSkipped = true
+		if !repoHasLock {
+			if b, err := os.ReadFile(savedLock); err == nil {
+				if err := os.WriteFile(lockFile, b, 0o644); err != nil {
+					return nil, fmt.Errorf("stack %s: restore the lock file: %w", st.Name, err)
+				}
+			}
+		}
 	} else if err := doInit(); err != nil {
 		return nil, err
 	}
@@ -103,26 +150,17 @@ func (l *Layer) plan(ctx context.Context, snap drift.Snapshot, st config.Stack) 
 	return p, nil
 }
 
-// env builds the environment of every terraform process of a stack: the
-// process environment, then the layer's and the stack's settings, then
-// driftd's own, which keep terraform's files out of the checkout.
+// env builds the environment of every terraform process of a stack: from
+// the process environment only what terraform needs and pass_env allows
+// (see buildEnv), then the layer's and the stack's settings, then driftd's
+// own, which keep terraform's files out of the checkout.
 func (l *Layer) env(st config.Stack, dataDir string) map[string]string {
-	env := map[string]string{}
-	for _, kv := range os.Environ() {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			env[k] = v
-		}
-	}
-	for k, v := range l.cfg.Env {
-		env[k] = v
-	}
-	for k, v := range st.Env {
-		env[k] = v
-	}
-	env["TF_DATA_DIR"] = dataDir
-	env["TF_PLUGIN_CACHE_DIR"] = l.cfg.PluginCacheDir
-	env["TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE"] = "1"
-	env["CHECKPOINT_DISABLE"] = "1"
+	env := buildEnv(os.Environ(), l.cfg.PassEnv, l.denyEnv, l.cfg.Env, st.Env, map[string]string{
+		"TF_DATA_DIR":         dataDir,
+		"TF_PLUGIN_CACHE_DIR": l.cfg.PluginCacheDir,
+		"TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE": "1",
+		"CHECKPOINT_DISABLE":                             "1",
+	})
 	return tfexec.CleanEnv(env)
 }
 
