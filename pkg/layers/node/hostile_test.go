@@ -229,6 +229,13 @@ func TestRolesStayInRepoAndScopes(t *testing.T) {
 			}
 		}
 	}
+	for _, dir := range []string{"../", "r/../.."} {
+		h := Host{Name: "n", Roles: []string{"ok"}}
+		inv := &Inventory{Nodes: []Host{h}}
+		if _, err := LoadRoles(rfs, dir, defaultScopes, inv).Desired(inv, h); err == nil || !strings.Contains(err.Error(), "leads outside the repository") {
+			t.Errorf("roles_dir %s: %v, want it refused", dir, err)
+		}
+	}
 	if _, err := LoadInventory(rfs, "inv-link.yaml"); err == nil || !strings.Contains(err.Error(), "leads outside the repository") {
 		t.Errorf("inventory symlink: %v", err)
 	}
