@@ -40,8 +40,10 @@ type checkFlags struct {
 	repo    string
 	output  string
 	noColor bool
-	layers  listFlag
-	timeout time.Duration
+	// showIgnored lists the findings that ignore rules silenced.
+	showIgnored bool
+	layers      listFlag
+	timeout     time.Duration
 }
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -52,6 +54,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&f.output, "output", "text", "output format: text, json, junit, markdown or sarif")
 	fs.StringVar(&f.output, "o", "text", "shorthand for --output")
 	fs.BoolVar(&f.noColor, "no-color", false, "never colour text output (it is coloured only on a terminal)")
+	fs.BoolVar(&f.showIgnored, "show-ignored", false, "also list the findings that ignore rules silenced (JSON always has them, under \"ignored\")")
 	fs.Var(&f.layers, "layer", "check only these layers (infra, node, app); repeatable or comma-separated")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Minute, "give up on the whole check after this long")
 	if code, done := parseFlags(fs, args, stdout); done {
@@ -82,7 +85,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	rep := engine.New(src, layers, int64(cfg.Repo.MaxFileSize), logger).Run(ctx)
+	rep := engine.New(src, layers, logger, engine.Options{MaxFileSize: int64(cfg.Repo.MaxFileSize), Ignore: cfg.Ignore}).Run(ctx)
 
 	switch f.output {
 	case "json":
@@ -94,7 +97,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	case "sarif":
 		err = report.WriteSARIF(stdout, rep)
 	default:
-		err = report.WriteText(stdout, rep, report.TextOptions{Color: !f.noColor && isTerminal(stdout)})
+		err = report.WriteText(stdout, rep, report.TextOptions{Color: !f.noColor && isTerminal(stdout), ShowIgnored: f.showIgnored})
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "driftd check: %v\n", err)

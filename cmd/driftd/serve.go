@@ -77,7 +77,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	metrics := report.NewMetrics(reg, cfg.Serve.PerObjectMetrics)
 	git := source.NewGit(cfg.Repo, cfg.CacheDir, logger)
 	opts := daemon.Options{
-		Checker:         engine.New(git, layers, int64(cfg.Repo.MaxFileSize), logger),
+		Checker:         engine.New(git, layers, logger, engine.Options{MaxFileSize: int64(cfg.Repo.MaxFileSize), Ignore: cfg.Ignore}),
 		Head:            git.Head,
 		PollInterval:    cfg.Repo.PollInterval.Std(),
 		Schedule:        cfg.Schedule.Cron,

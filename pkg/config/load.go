@@ -300,7 +300,7 @@ func (c *Config) validate() []fieldError {
 		default:
 			add(fmt.Sprintf("unknown layer %q: use infra, node or app", r.Layer), "ignore", idx, "layer")
 		}
-		for _, g := range []struct{ key, v string }{{"target", r.Target}, {"name", r.Name}} {
+		for _, g := range []struct{ key, v string }{{"target", r.Target}, {"object", r.Object}, {"name", r.Name}} {
 			if _, err := filepath.Match(g.v, ""); err != nil {
 				add(fmt.Sprintf("%q is not a valid glob: %v", g.v, err), "ignore", idx, g.key)
 			}
@@ -308,6 +308,17 @@ func (c *Config) validate() []fieldError {
 		for j, p := range r.Paths {
 			if !strings.HasPrefix(p, "/") {
 				add(fmt.Sprintf("%q is not a JSON Pointer: it must start with /", p), "ignore", idx, "paths", strconv.Itoa(j))
+			}
+		}
+		// A rule that could never match is an error, not a silent no-op.
+		if r.Layer == "node" {
+			for _, f := range []struct{ key, v string }{{"kind", r.Kind}, {"name", r.Name}} {
+				if f.v != "" {
+					add(fmt.Sprintf("the node layer has no %s: match files with object (a path glob)", f.key), "ignore", idx, f.key)
+				}
+			}
+			if len(r.Paths) > 0 {
+				add("the node layer compares whole files and has no paths: match files with object", "ignore", idx, "paths")
 			}
 		}
 	}

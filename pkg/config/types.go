@@ -104,3 +104,24 @@ func (b ByteSize) or(def int64) ByteSize {
 	}
 	return b
 }
+
+// Date is a calendar day written as YYYY-MM-DD; the zero Date is unset.
+type Date struct{ time.Time }
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Date) UnmarshalYAML(n *yaml.Node) error {
+	t, err := time.Parse(time.DateOnly, n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil {
+		return typeError(n, "invalid date %q: use YYYY-MM-DD", n.Value)
+	}
+	d.Time = t
+	return nil
+}
+
+// MarshalYAML implements yaml.Marshaler.
+func (d Date) MarshalYAML() (any, error) {
+	if d.IsZero() {
+		return "", nil
+	}
+	return d.Format(time.DateOnly), nil
+}

@@ -60,6 +60,9 @@ type TargetResult struct {
 	Error string `json:"error,omitempty"`
 	// Findings lists the drifted objects, sorted by Normalize.
 	Findings []Finding `json:"findings"`
+	// Ignored lists the findings that ignore rules silenced, each with the
+	// rule in its details (ignored_by). They do not count as drift.
+	Ignored []Finding `json:"ignored,omitempty"`
 	// Duration is how long the check of this target took.
 	Duration time.Duration `json:"-"`
 	// DurationSeconds mirrors Duration for JSON consumers.

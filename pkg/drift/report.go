@@ -31,6 +31,9 @@ type Report struct {
 	Status Status `json:"status"`
 	// Layers holds one result per enabled layer, in a fixed order.
 	Layers []LayerResult `json:"layers"`
+	// Notices are things the reader must know that are not drift, such as
+	// an ignore rule that has expired.
+	Notices []string `json:"notices,omitempty"`
 	// StartedAt is when the check began.
 	StartedAt time.Time `json:"started_at"`
 	// DurationSeconds is the wall time of the whole check.
@@ -40,6 +43,8 @@ type Report struct {
 // Summary counts targets by status and findings in total.
 type Summary struct {
 	InSync, Drifted, Unknown, Findings int
+	// Ignored counts the findings that ignore rules silenced.
+	Ignored int
 }
 
 // Summarize counts the report's targets by status.
@@ -59,6 +64,7 @@ func (r *Report) Summarize() Summary {
 				s.Unknown++
 			}
 			s.Findings += len(t.Findings)
+			s.Ignored += len(t.Ignored)
 		}
 	}
 	return s
@@ -122,7 +128,9 @@ func (t *TargetResult) Normalize() {
 	default:
 		t.Status = StatusInSync
 	}
-	slices.SortFunc(t.Findings, func(a, b Finding) int {
+	byObject := func(a, b Finding) int {
 		return cmp.Or(cmp.Compare(a.Object, b.Object), cmp.Compare(a.Change, b.Change))
-	})
+	}
+	slices.SortFunc(t.Findings, byObject)
+	slices.SortFunc(t.Ignored, byObject)
 }

@@ -10,7 +10,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
+	"github.com/driftd/driftd/pkg/ignore"
 )
 
 // Source provides the config repository at a revision.
@@ -27,16 +29,24 @@ type Engine struct {
 	layers []drift.Layer
 	logger *slog.Logger
 	now    func() time.Time
-	// maxFile is handed to the layers in each snapshot: the bound on one
-	// file read from the checkout.
-	maxFile int64
+	opts   Options
 }
 
-// New returns an Engine that checks layers against source. maxFileSize
-// bounds any one file a layer reads from the checkout (zero: the repofs
-// default).
-func New(source Source, layers []drift.Layer, maxFileSize int64, logger *slog.Logger) *Engine {
-	return &Engine{source: source, layers: layers, logger: logger, now: time.Now, maxFile: maxFileSize}
+// Options are the settings of an Engine that apply to every layer.
+type Options struct {
+	// MaxFileSize bounds any one file a layer reads from the checkout
+	// (zero: the repofs default); it is handed to the layers in each
+	// snapshot.
+	MaxFileSize int64
+	// Ignore are the ignore rules. Rules without paths are applied here,
+	// to every layer's findings alike; layers apply the paths of the
+	// others within objects.
+	Ignore []config.IgnoreRule
+}
+
+// New returns an Engine that checks layers against source.
+func New(source Source, layers []drift.Layer, logger *slog.Logger, opts Options) *Engine {
+	return &Engine{source: source, layers: layers, logger: logger, now: time.Now, opts: opts}
 }
 
 // Run syncs the source and runs every layer in parallel. The report is always
@@ -47,7 +57,7 @@ func (e *Engine) Run(ctx context.Context) drift.Report {
 	start := e.now()
 	rep := drift.Report{StartedAt: start.UTC()}
 	snap, status, err := e.source.Sync(ctx)
-	snap.MaxFileSize = e.maxFile
+	snap.MaxFileSize = e.opts.MaxFileSize
 	rep.Source = status
 	rep.Revision = snap.Revision
 	if err != nil {
@@ -65,6 +75,7 @@ func (e *Engine) Run(ctx context.Context) drift.Report {
 	}
 	wg.Wait()
 	rep.Layers = results
+	ignore.New(e.opts.Ignore, start).Apply(&rep)
 	rep.Normalize()
 	rep.DurationSeconds = e.now().Sub(start).Seconds()
 	return rep

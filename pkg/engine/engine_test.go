@@ -67,7 +67,7 @@ func TestRun(t *testing.T) {
 		{"no checkout", fakeSource{err: errors.New("clone failed")}, []drift.Layer{inSync()}, drift.StatusUnknown},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rep := New(tc.src, tc.layers, 0, logger()).Run(t.Context())
+			rep := New(tc.src, tc.layers, logger(), Options{}).Run(t.Context())
 			if rep.Status != tc.want {
 				t.Errorf("status = %s, want %s", rep.Status, tc.want)
 			}
@@ -82,7 +82,7 @@ func TestRunSortsAndPassesSnapshot(t *testing.T) {
 		{Name: "a"},
 	}}
 	node := &fakeLayer{name: drift.LayerNode}
-	rep := New(src, []drift.Layer{node, infra}, 0, logger()).Run(t.Context())
+	rep := New(src, []drift.Layer{node, infra}, logger(), Options{}).Run(t.Context())
 	if infra.gotRev != "abc" || rep.Revision != "abc" {
 		t.Errorf("revision passed %q, reported %q", infra.gotRev, rep.Revision)
 	}
@@ -100,7 +100,7 @@ func TestRunSortsAndPassesSnapshot(t *testing.T) {
 
 func TestRunPanicNamesLayer(t *testing.T) {
 	src := fakeSource{snap: drift.Snapshot{Revision: "abc"}, status: drift.SourceStatus{Synced: true}}
-	rep := New(src, []drift.Layer{&fakeLayer{name: drift.LayerApp, panic: true}}, 0, logger()).Run(t.Context())
+	rep := New(src, []drift.Layer{&fakeLayer{name: drift.LayerApp, panic: true}}, logger(), Options{}).Run(t.Context())
 	if got := rep.Layers[0].Error; got != "layer app: internal error: boom" {
 		t.Errorf("error = %q", got)
 	}

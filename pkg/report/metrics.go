@@ -24,6 +24,8 @@ var (
 		"Whether the last sync of the config repository succeeded.", nil, nil)
 	descRevision = prometheus.NewDesc("driftd_repo_revision_info",
 		"The revision of the config repository that was last checked.", []string{"revision"}, nil)
+	descIgnoredObjects = prometheus.NewDesc("driftd_ignored_objects",
+		"Findings of the last successful check of a target that ignore rules silenced.", []string{"layer", "target"}, nil)
 	descObject = prometheus.NewDesc("driftd_drift_object_info",
 		"One series per drifted object (only with serve.per_object_metrics).", []string{"layer", "target", "object", "change"}, nil)
 )
@@ -58,6 +60,7 @@ type targetState struct {
 	success    bool
 	lastOK     time.Time
 	findings   int
+	ignored    int
 	driftSince time.Time
 	objects    []drift.Finding
 }
@@ -128,7 +131,7 @@ func (m *Metrics) Observe(r drift.Report, at time.Time) {
 				st.success = false
 				continue
 			}
-			st.success, st.lastOK, st.findings = true, at, len(t.Findings)
+			st.success, st.lastOK, st.findings, st.ignored = true, at, len(t.Findings), len(t.Ignored)
 			switch {
 			case len(t.Findings) == 0:
 				st.driftSince = time.Time{}
@@ -162,7 +165,7 @@ func (m *Metrics) state(k key) *targetState {
 
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descDriftObjects, descCheckSuccess, descLastCheck, descDriftSince, descRepoSync, descRevision, descObject} {
+	for _, d := range []*prometheus.Desc{descDriftObjects, descIgnoredObjects, descCheckSuccess, descLastCheck, descDriftSince, descRepoSync, descRevision, descObject} {
 		ch <- d
 	}
 }
@@ -185,6 +188,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		ch <- prometheus.MustNewConstMetric(descDriftObjects, prometheus.GaugeValue, float64(st.findings), l, t)
+		ch <- prometheus.MustNewConstMetric(descIgnoredObjects, prometheus.GaugeValue, float64(st.ignored), l, t)
 		ch <- prometheus.MustNewConstMetric(descLastCheck, prometheus.GaugeValue, unix(st.lastOK), l, t)
 		ch <- prometheus.MustNewConstMetric(descDriftSince, prometheus.GaugeValue, unix(st.driftSince), l, t)
 		for _, f := range st.objects {

@@ -13,6 +13,9 @@ import (
 type TextOptions struct {
 	// Color adds ANSI colours, as git and terraform do on a terminal.
 	Color bool
+	// ShowIgnored lists the findings that ignore rules silenced, with
+	// their rule, after the drift.
+	ShowIgnored bool
 }
 
 const (
@@ -64,6 +67,9 @@ func WriteText(w io.Writer, r drift.Report, o TextOptions) error {
 		}
 		fmt.Fprintf(&b, "%s:\n  %s\n", p.paint(ansiRed, msg), line(r.Source.Error))
 	}
+	for _, n := range r.Notices {
+		fmt.Fprintf(&b, "%s %s\n", p.paint(ansiYellow, "Notice:"), line(n))
+	}
 	b.WriteString("\n")
 
 	if len(r.Layers) > 0 {
@@ -105,9 +111,28 @@ func WriteText(w io.Writer, r drift.Report, o TextOptions) error {
 		}
 	}
 
+	if o.ShowIgnored {
+		for _, l := range r.Layers {
+			for _, t := range l.Targets {
+				for _, f := range t.Ignored {
+					by, _ := f.Details["ignored_by"].(string)
+					fmt.Fprintf(&b, "\n%s %s (%s, ignored by %s)\n", p.paint(ansiBold, fmt.Sprintf("%s/%s:", line(string(l.Layer)), line(t.Name))), line(f.Object), line(string(f.Change)), line(by))
+					writeDiff(&b, f.Diff, p)
+				}
+			}
+		}
+	}
+
 	s := r.Summarize()
-	fmt.Fprintf(&b, "\n%s %d finding(s); %d target(s) drifted, %d could not be checked, %d in sync.\n",
+	fmt.Fprintf(&b, "\n%s %d finding(s); %d target(s) drifted, %d could not be checked, %d in sync.",
 		p.paint(ansiBold, "Summary:"), s.Findings, s.Drifted, s.Unknown, s.InSync)
+	switch {
+	case s.Ignored > 0 && o.ShowIgnored:
+		fmt.Fprintf(&b, " %d finding(s) ignored by rules, listed above.", s.Ignored)
+	case s.Ignored > 0:
+		fmt.Fprintf(&b, " %d finding(s) ignored by rules (--show-ignored lists them).", s.Ignored)
+	}
+	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -68,11 +68,7 @@ func New(cfg config.App, ignore []config.IgnoreRule, logger *slog.Logger) (*Laye
 	}
 	l := &Layer{cfg: cfg, dyn: dyn, logger: logger, cache: map[cacheKey]map[string]any{},
 		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))}
-	for _, r := range ignore {
-		if r.Layer == "" || r.Layer == drift.LayerApp {
-			l.ignore = append(l.ignore, r)
-		}
-	}
+	l.ignore = ignore
 	if cfg.Unmanaged != nil && cfg.Unmanaged.LabelSelector != "" {
 		if l.selector, err = labels.Parse(cfg.Unmanaged.LabelSelector); err != nil {
 			return nil, fmt.Errorf("app layer: unmanaged.label_selector: %w", err)

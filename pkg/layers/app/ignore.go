@@ -1,39 +1,22 @@
 package app
 
 import (
-	"path"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/driftd/driftd/pkg/drift"
+	"github.com/driftd/driftd/pkg/ignore"
 )
 
-// ignored returns the JSON Pointers that ignore rules remove from u, and
-// whether a rule without paths ignores u as a whole.
-func (l *Layer) ignored(u *unstructured.Unstructured) (paths []string, whole bool) {
+// ignoredPaths returns the JSON Pointers that active ignore rules remove
+// from u before it is compared. Rules without paths, which silence whole
+// objects, are applied to the findings by the engine, the same on every
+// layer, so that what they silence is still counted and listed.
+func (l *Layer) ignoredPaths(u *unstructured.Unstructured) []string {
 	target := u.GetNamespace()
 	if target == "" {
 		target = ClusterTarget
 	}
-	for _, r := range l.ignore {
-		if r.Kind != "" && r.Kind != u.GetKind() {
-			continue
-		}
-		if ok, _ := path.Match(orStar(r.Target), target); !ok {
-			continue
-		}
-		if ok, _ := path.Match(orStar(r.Name), u.GetName()); !ok {
-			continue
-		}
-		if len(r.Paths) == 0 {
-			return nil, true
-		}
-		paths = append(paths, r.Paths...)
-	}
-	return paths, false
-}
-
-func orStar(s string) string {
-	if s == "" {
-		return "*"
-	}
-	return s
+	return ignore.New(l.ignore, time.Now()).Paths(drift.LayerApp, target, ignore.ObjectOf(drift.LayerApp, ID(u)))
 }

@@ -139,9 +139,6 @@ func (l *Layer) compareKind(ctx context.Context, ds []desired, live map[string]*
 			if inGit[name] || autoCreated(lv) {
 				continue
 			}
-			if _, whole := l.ignored(lv); whole {
-				continue
-			}
 			if l.selector != nil && !slices.Contains(l.cfg.Unmanaged.Namespaces, lv.GetNamespace()) && !l.selector.Matches(labels.Set(lv.GetLabels())) {
 				continue
 			}
@@ -176,10 +173,7 @@ func autoCreated(u *unstructured.Unstructured) bool {
 // absent). It returns the cache key it used, if any.
 func (l *Layer) compareOne(ctx context.Context, d desired, live *unstructured.Unstructured, sem chan struct{}) (*drift.Finding, *cacheKey, error) {
 	id := ID(d.obj)
-	paths, whole := l.ignored(d.obj)
-	if whole {
-		return nil, nil, nil
-	}
+	paths := l.ignoredPaths(d.obj)
 	git := normalize(d.obj, l.secretKey)
 	if live == nil {
 		return &drift.Finding{Object: id, Change: drift.ChangeMissing, Diff: yamlDiff(id, git, nil),

@@ -1,0 +1,174 @@
+// Package ignore is driftd's one matcher for ignore rules, on every layer:
+// it decides which findings a rule silences, which paths a rule removes
+// within an object, and which rules have expired.
+package ignore
+
+import (
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/driftd/driftd/pkg/config"
+	"github.com/driftd/driftd/pkg/drift"
+)
+
+// Set holds the rules of one check, judged at one time.
+type Set struct {
+	rules []config.IgnoreRule
+	now   time.Time
+}
+
+// New returns the rules as they apply at now.
+func New(rules []config.IgnoreRule, now time.Time) *Set {
+	return &Set{rules: rules, now: now}
+}
+
+// Object is what a rule matches within a target: the finding's object and,
+// where the layer has them, its kind and name.
+type Object struct {
+	// ID is the finding's object: an address, a path, or
+	// group/Kind/namespace/name.
+	ID string
+	// Kind is a Kubernetes kind or a Terraform resource type.
+	Kind string
+	// Name is the object's name.
+	Name string
+}
+
+// ObjectOf derives the kind and name of a finding's object from its layer's
+// identity scheme.
+func ObjectOf(layer drift.LayerName, id string) Object {
+	o := Object{ID: id}
+	switch layer {
+	case drift.LayerApp:
+		// group/Kind/namespace/name or group/Kind/name.
+		if parts := strings.Split(id, "/"); len(parts) >= 3 {
+			o.Kind, o.Name = parts[1], parts[len(parts)-1]
+		}
+	case drift.LayerInfra:
+		// [module.m.]...[data.]type.name[index]
+		parts := strings.Split(id, ".")
+		for len(parts) >= 2 && parts[0] == "module" {
+			parts = parts[2:]
+		}
+		if len(parts) >= 1 && parts[0] == "data" {
+			parts = parts[1:]
+		}
+		if len(parts) >= 2 {
+			o.Kind = parts[0]
+			o.Name, _, _ = strings.Cut(parts[1], "[")
+		}
+	}
+	return o
+}
+
+// active reports whether rule r applies at s.now: through its expiry day.
+func (s *Set) active(r config.IgnoreRule) bool {
+	return r.Expires.IsZero() || s.now.Before(r.Expires.AddDate(0, 0, 1))
+}
+
+// matches reports whether rule r selects object o of target in layer.
+func matches(r config.IgnoreRule, layer drift.LayerName, target string, o Object) bool {
+	if r.Layer != "" && r.Layer != layer {
+		return false
+	}
+	if !glob(r.Target, target) {
+		return false
+	}
+	if r.Object != "" && !glob(r.Object, o.ID) && !(o.Kind != "" && glob(r.Object, o.Kind+"/"+o.Name)) {
+		return false
+	}
+	if r.Kind != "" && r.Kind != o.Kind {
+		return false
+	}
+	return glob(r.Name, o.Name)
+}
+
+func glob(pattern, s string) bool {
+	if pattern == "" {
+		return true
+	}
+	ok, _ := path.Match(pattern, s)
+	return ok
+}
+
+// Paths returns the paths that active rules with paths remove within
+// object o of target: JSON Pointers for the app layer, attribute paths for
+// the infra layer.
+func (s *Set) Paths(layer drift.LayerName, target string, o Object) []string {
+	var out []string
+	for _, r := range s.rules {
+		if len(r.Paths) > 0 && s.active(r) && matches(r, layer, target, o) {
+			out = append(out, r.Paths...)
+		}
+	}
+	return out
+}
+
+// Whole returns the first active rule without paths that silences object
+// o of target, and a description of it for the report.
+func (s *Set) Whole(layer drift.LayerName, target string, o Object) (string, bool) {
+	for i, r := range s.rules {
+		if len(r.Paths) == 0 && s.active(r) && matches(r, layer, target, o) {
+			return describe(i, r), true
+		}
+	}
+	return "", false
+}
+
+func describe(i int, r config.IgnoreRule) string {
+	d := fmt.Sprintf("ignore[%d]", i)
+	if r.Reason != "" {
+		d += ": " + r.Reason
+	}
+	if !r.Expires.IsZero() {
+		d += fmt.Sprintf(" (until %s)", r.Expires.Format(time.DateOnly))
+	}
+	return d
+}
+
+// Expired returns a notice for each rule past its expiry date.
+func (s *Set) Expired() []string {
+	var out []string
+	for i, r := range s.rules {
+		if !s.active(r) {
+			out = append(out, fmt.Sprintf("ignore[%d] expired on %s: what it ignored is reported again (%s)", i, r.Expires.Format(time.DateOnly), orNoReason(r.Reason)))
+		}
+	}
+	return out
+}
+
+func orNoReason(s string) string {
+	if s == "" {
+		return "no reason given"
+	}
+	return "reason: " + s
+}
+
+// Apply moves the findings that an active rule without paths silences from
+// each target's Findings to its Ignored, noting the rule in the finding's
+// details, and adds a notice for each expired rule. It runs once per
+// check, on every layer alike.
+func (s *Set) Apply(rep *drift.Report) {
+	for li := range rep.Layers {
+		l := &rep.Layers[li]
+		for ti := range l.Targets {
+			t := &l.Targets[ti]
+			kept := t.Findings[:0]
+			for _, f := range t.Findings {
+				if by, ok := s.Whole(l.Layer, t.Name, ObjectOf(l.Layer, f.Object)); ok {
+					if f.Details == nil {
+						f.Details = map[string]any{}
+					}
+					f.Details["ignored_by"] = by
+					t.Ignored = append(t.Ignored, f)
+					continue
+				}
+				kept = append(kept, f)
+			}
+			t.Findings = kept
+		}
+	}
+	rep.Notices = append(rep.Notices, s.Expired()...)
+}
