@@ -32,6 +32,7 @@ func buildLayers(cfg *config.Config, only []string, logger *slog.Logger) ([]drif
 		case drift.LayerInfra:
 			l := infra.New(*cfg.Layers.Infra, filepath.Join(cfg.CacheDir, "terraform"), logger.With("layer", n))
 			l.DenyEnv(cfg.Repo.Auth.TokenEnv)
+			l.SetIgnore(cfg.Ignore)
 			layers = append(layers, l)
 		case drift.LayerNode:
 			l, err := node.New(*cfg.Layers.Node, logger.With("layer", n))

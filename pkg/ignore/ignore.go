@@ -157,6 +157,11 @@ func (s *Set) Apply(rep *drift.Report) {
 			t := &l.Targets[ti]
 			kept := t.Findings[:0]
 			for _, f := range t.Findings {
+				if _, marked := f.Details["ignored_by"]; marked {
+					// The layer found that only ignored paths differ.
+					t.Ignored = append(t.Ignored, f)
+					continue
+				}
 				if by, ok := s.Whole(l.Layer, t.Name, ObjectOf(l.Layer, f.Object)); ok {
 					if f.Details == nil {
 						f.Details = map[string]any{}

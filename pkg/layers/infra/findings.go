@@ -3,6 +3,8 @@ package infra
 import (
 	"fmt"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 
 	tfjson "github.com/hashicorp/terraform-json"
@@ -18,7 +20,88 @@ const (
 // Findings turns a plan into findings. It is pure: the same plan always gives
 // the same findings, and no value the plan marks sensitive is ever copied
 // into one.
-func Findings(p *tfjson.Plan) []drift.Finding {
+//
+// ignored gives, per resource address, the attribute paths that ignore
+// rules set aside (JSON Pointers: /tags/owner, /ingress/0/cidr_blocks); a
+// change that touches nothing else is marked ignored (details
+// "ignored_by"), for the engine to list with the other ignored findings.
+func Findings(p *tfjson.Plan, ignored func(addr string) []string) []drift.Finding {
+	out := findings(p)
+	if ignored == nil {
+		return out
+	}
+	changes := map[string]*tfjson.Change{}
+	for _, rc := range p.ResourceDrift {
+		if rc != nil {
+			changes["drifted "+rc.Address] = rc.Change
+		}
+	}
+	for _, rc := range p.ResourceChanges {
+		if rc != nil {
+			changes["pending "+rc.Address] = rc.Change
+		}
+	}
+	for i, f := range out {
+		paths := ignored(f.Object)
+		c := changes[string(f.Change)+" "+f.Object]
+		if len(paths) == 0 || c == nil || !onlyIn(c, paths) {
+			continue
+		}
+		out[i].Details["ignored_by"] = "ignore paths " + strings.Join(paths, ", ")
+	}
+	return out
+}
+
+// onlyIn reports whether every known difference between a change's before
+// and after values lies under one of the attribute paths (JSON Pointers).
+// Values that become known only after apply are consequences, not causes.
+func onlyIn(c *tfjson.Change, pointers []string) bool {
+	if c.Before == nil || c.After == nil {
+		return false // created or deleted: the whole object changes
+	}
+	var paths []string
+	for _, p := range pointers {
+		paths = append(paths, attrPath(p))
+	}
+	before, after := flatten(c.Before), flatten(c.After)
+	unknown := markSet(c.AfterUnknown)
+	for _, k := range sortedKeys(before, after) {
+		if unknown.covers(k) {
+			continue
+		}
+		bv, bok := before[k]
+		av, aok := after[k]
+		if bok == aok && reflect.DeepEqual(bv, av) {
+			continue
+		}
+		if !slices.ContainsFunc(paths, func(p string) bool {
+			return k == p || strings.HasPrefix(k, p+".") || strings.HasPrefix(k, p+"[")
+		}) {
+			return false
+		}
+	}
+	return true
+}
+
+// attrPath turns a JSON Pointer into terraform's attribute notation:
+// /ingress/0/cidr_blocks becomes ingress[0].cidr_blocks.
+func attrPath(pointer string) string {
+	var b strings.Builder
+	for _, seg := range strings.Split(strings.TrimPrefix(pointer, "/"), "/") {
+		seg = strings.NewReplacer("~1", "/", "~0", "~").Replace(seg)
+		if _, err := strconv.Atoi(seg); err == nil && b.Len() > 0 {
+			b.WriteString("[" + seg + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString(".")
+		}
+		b.WriteString(seg)
+	}
+	return b.String()
+}
+
+func findings(p *tfjson.Plan) []drift.Finding {
 	var out []drift.Finding
 	drifted := map[string]*tfjson.ResourceChange{}
 	for _, rc := range p.ResourceDrift {

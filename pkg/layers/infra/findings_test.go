@@ -31,7 +31,7 @@ func TestFindingsDriftUndoneIsNotPending(t *testing.T) {
     {"address": "local_file.b", "type": "local_file", "change": {
       "actions": ["no-op"], "before": {"content": "y"}, "after": {"content": "y"}}}
   ]}`)
-	got := Findings(p)
+	got := Findings(p, nil)
 	if len(got) != 1 || got[0].Change != drift.ChangeDrifted || got[0].Object != "local_file.a" {
 		t.Fatalf("findings = %+v, want only the drift of local_file.a", got)
 	}
@@ -48,7 +48,7 @@ func TestFindingsDriftPlusGitChangeIsBoth(t *testing.T) {
   "resource_changes": [{"address": "local_file.a", "change": {
     "actions": ["update"], "before": {"mode": "0600", "content": "x"}, "after": {"mode": "0644", "content": "new"}}}]}`)
 	var kinds []string
-	for _, f := range Findings(p) {
+	for _, f := range Findings(p, nil) {
 		kinds = append(kinds, string(f.Change))
 	}
 	if diff := cmp.Diff([]string{"drifted", "pending"}, kinds); diff != "" {
@@ -84,5 +84,30 @@ func TestChangeDiffWholeValueSensitive(t *testing.T) {
 	c := &tfjson.Change{Actions: tfjson.Actions{tfjson.ActionUpdate}, Before: "a", After: "b", BeforeSensitive: true, AfterSensitive: true}
 	if got, want := changeDiff("output.p", c, "will be updated in-place"), "# output.p will be updated in-place\n  ~ value = (sensitive value) -> (sensitive value)\n"; got != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestIgnoredAttributePaths(t *testing.T) {
+	if got := attrPath("/ingress/0/cidr_blocks"); got != "ingress[0].cidr_blocks" {
+		t.Errorf("attrPath = %s", got)
+	}
+	p := &tfjson.Plan{ResourceDrift: []*tfjson.ResourceChange{
+		{Address: "aws_instance.web", Type: "aws_instance", Change: &tfjson.Change{Actions: tfjson.Actions{tfjson.ActionUpdate},
+			Before: map[string]any{"ami": "a", "tags": map[string]any{"owner": "alice", "env": "prod"}},
+			After:  map[string]any{"ami": "a", "tags": map[string]any{"owner": "bob", "env": "prod"}}}},
+		{Address: "aws_instance.db", Type: "aws_instance", Change: &tfjson.Change{Actions: tfjson.Actions{tfjson.ActionUpdate},
+			Before: map[string]any{"ami": "a", "tags": map[string]any{"owner": "alice"}},
+			After:  map[string]any{"ami": "b", "tags": map[string]any{"owner": "bob"}}}},
+	}}
+	got := map[string]bool{}
+	for _, f := range Findings(p, func(string) []string { return []string{"/tags/owner"} }) {
+		_, ignored := f.Details["ignored_by"]
+		got[f.Object] = ignored
+	}
+	if !got["aws_instance.web"] {
+		t.Errorf("a change of the ignored tag only was not marked ignored")
+	}
+	if ig, ok := got["aws_instance.db"]; !ok || ig {
+		t.Errorf("a change of the AMI too was marked ignored (%v, %v)", ig, ok)
 	}
 }

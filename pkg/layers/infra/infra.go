@@ -12,6 +12,7 @@ import (
 
 	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
+	"github.com/driftd/driftd/pkg/ignore"
 	"github.com/driftd/driftd/pkg/repofs"
 )
 
@@ -25,7 +26,14 @@ type Layer struct {
 	// denyEnv names driftd's own credential variables, never passed to
 	// terraform.
 	denyEnv []string
+	// ignore are the ignore rules; this layer applies their attribute
+	// paths.
+	ignore []config.IgnoreRule
 }
+
+// SetIgnore hands the layer the ignore rules, whose attribute paths it
+// applies within resources; the engine applies the rest.
+func (l *Layer) SetIgnore(rules []config.IgnoreRule) { l.ignore = rules }
 
 // New returns the infra layer. workDir holds driftd's own Terraform data
 // (TF_DATA_DIR per stack, plan files, the shared plugin cache), so that the
@@ -99,7 +107,10 @@ func (l *Layer) checkStack(ctx context.Context, src source, st config.Stack) dri
 		logger.Warn("stack check failed", "duration_seconds", res.Duration.Seconds(), "err", err)
 		return res
 	}
-	res.Findings = Findings(plan)
+	rules := ignore.New(l.ignore, time.Now())
+	res.Findings = Findings(plan, func(addr string) []string {
+		return rules.Paths(drift.LayerInfra, st.Name, ignore.ObjectOf(drift.LayerInfra, addr))
+	})
 	logger.Debug("stack checked", "findings", len(res.Findings), "duration_seconds", res.Duration.Seconds())
 	return res
 }
