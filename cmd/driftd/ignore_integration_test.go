@@ -77,7 +77,7 @@ func TestIgnoreInfra(t *testing.T) {
 func TestIgnoreNode(t *testing.T) {
 	repo, host := t.TempDir(), t.TempDir()
 	files := map[string]string{
-		filepath.Join(repo, "nodes/inventory.yaml"): "nodes: [{name: n1, address: 127.0.0.1, roles: [base]}]\n",
+		filepath.Join(repo, "nodes/inventory.yaml"):                                                "nodes: [{name: n1, address: 127.0.0.1, roles: [base]}]\n",
 		filepath.Join(repo, "nodes/roles/base/etc/systemd/system/kubelet.service.d/10-flags.conf"): "a\n",
 		filepath.Join(host, "etc/systemd/system/kubelet.service.d/10-flags.conf"):                  "a\n",
 		filepath.Join(host, "etc/systemd/system/kubelet.service.d/99-debug.conf"):                  "debug\n",

@@ -72,7 +72,9 @@ func TestApplyOnEveryLayer(t *testing.T) {
 			t.Errorf("%s: kept %v, want %v (ignored %v)", k, got[k], w, ignored[k])
 		}
 	}
-	if len(rep.Notices) != 1 || !slices.ContainsFunc(rep.Notices, func(n string) bool { return n == "ignore[4] expired on 2026-11-21: what it ignored is reported again (reason: migration)" }) {
+	if len(rep.Notices) != 1 || !slices.ContainsFunc(rep.Notices, func(n string) bool {
+		return n == "ignore[4] expired on 2026-11-21: what it ignored is reported again (reason: migration)"
+	}) {
 		t.Errorf("notices %q, want the expired rule", rep.Notices)
 	}
 	if p := New(rules, now).Paths(drift.LayerApp, "shop", ObjectOf(drift.LayerApp, "core/Service/shop/web-1")); !slices.Equal(p, []string{"/spec/ports"}) {
