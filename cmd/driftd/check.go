@@ -51,7 +51,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := newFlagSet("check", checkUsage, stderr)
 	f.register(fs, "warn")
 	fs.StringVar(&f.repo, "repo", "", "use the local checkout at `PATH` instead of cloning")
-	fs.StringVar(&f.output, "output", "text", "output format: text, json, junit, markdown or sarif")
+	fs.StringVar(&f.output, "output", "text", "output format: "+report.FormatNames())
 	fs.StringVar(&f.output, "o", "text", "shorthand for --output")
 	fs.BoolVar(&f.noColor, "no-color", false, "never colour text output (it is coloured only on a terminal)")
 	fs.BoolVar(&f.showIgnored, "show-ignored", false, "also list the findings that ignore rules silenced (JSON always has them, under \"ignored\")")
@@ -64,10 +64,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "driftd check: unexpected argument %q\n", fs.Arg(0))
 		return 1
 	}
-	switch f.output {
-	case "text", "json", "junit", "markdown", "sarif":
-	default:
-		fmt.Fprintf(stderr, "driftd check: unknown output format %q: use text, json, junit, markdown or sarif\n", f.output)
+	write, ok := report.Formats()[f.output]
+	if !ok {
+		fmt.Fprintf(stderr, "driftd check: unknown output format %q: use %s\n", f.output, report.FormatNames())
 		return 1
 	}
 	if f.repo != "" && !flagWasSet(fs, "config", "c") {
@@ -87,18 +86,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	defer cancel()
 	rep := engine.New(src, layers, logger, engine.Options{MaxFileSize: int64(cfg.Repo.MaxFileSize), Ignore: cfg.Ignore}).Run(ctx)
 
-	switch f.output {
-	case "json":
-		err = report.WriteJSON(stdout, rep)
-	case "junit":
-		err = report.WriteJUnit(stdout, rep)
-	case "markdown":
-		err = report.WriteMarkdown(stdout, rep)
-	case "sarif":
-		err = report.WriteSARIF(stdout, rep)
-	default:
-		err = report.WriteText(stdout, rep, report.TextOptions{Color: !f.noColor && isTerminal(stdout), ShowIgnored: f.showIgnored})
-	}
+	err = write(stdout, rep, report.Options{Text: report.TextOptions{Color: !f.noColor && isTerminal(stdout), ShowIgnored: f.showIgnored}})
 	if err != nil {
 		fmt.Fprintf(stderr, "driftd check: %v\n", err)
 		return 1
