@@ -80,7 +80,7 @@ func TestCheckBadFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"check", "-c", cfg, "-o", "yaml"}, `unknown output format "yaml": use text, json, junit, markdown or sarif`},
+		{[]string{"check", "-c", cfg, "-o", "yaml"}, `unknown output format "yaml": use json, junit, markdown, sarif, text`},
 		{[]string{"check", "-c", cfg, "--layer", "dns"}, `unknown layer "dns"`},
 		{[]string{"check", "-c", cfg, "--layer", "app"}, "--layer app: that layer is not enabled"},
 		{[]string{"check", "-c", cfg, "extra"}, `unexpected argument "extra"`},
