@@ -3,10 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
-	"slices"
 	"time"
 
 	"github.com/driftd/driftd/pkg/config"
@@ -16,31 +13,20 @@ import (
 
 // Layer checks nodes.
 type Layer struct {
-	cfg    config.Node
-	ssh    *SSHClient
-	logger *slog.Logger
+	cfg       config.Node
+	transport Transport
+	logger    *slog.Logger
 }
 
-// New returns the node layer. For the ssh transport it loads the key and
-// known_hosts now, so that a bad setting fails at start rather than at the
+// New returns the node layer with its transport, whose credentials are
+// loaded now, so that a bad setting fails at start rather than at the
 // first check.
 func New(cfg config.Node, logger *slog.Logger) (*Layer, error) {
-	l := &Layer{cfg: cfg, logger: logger}
-	if cfg.Transport == "local" {
-		if l.cfg.LocalNode == "" {
-			l.cfg.LocalNode = os.Getenv("NODE_NAME")
-		}
-		if l.cfg.LocalNode == "" {
-			return nil, fmt.Errorf("node layer: transport local needs local_node or $NODE_NAME")
-		}
-		return l, nil
-	}
-	c, err := NewSSHClient(cfg.SSH.KeyFile, cfg.SSH.UseAgent, cfg.SSH.KnownHostsFile, cfg.SSH.User)
+	t, err := newTransport(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("node layer: %w", err)
 	}
-	l.ssh = c
-	return l, nil
+	return &Layer{cfg: cfg, transport: t, logger: logger}, nil
 }
 
 // Name implements drift.Layer.
@@ -59,12 +45,9 @@ func (l *Layer) Check(ctx context.Context, snap drift.Snapshot) ([]drift.TargetR
 	if err != nil {
 		return nil, err
 	}
-	nodes := inv.Nodes
-	if l.cfg.Transport == "local" {
-		nodes = slices.DeleteFunc(slices.Clone(nodes), func(h Host) bool { return h.Name != l.cfg.LocalNode })
-		if len(nodes) == 0 {
-			return nil, fmt.Errorf("%s: node %s (the local node) is not in the inventory", l.cfg.Inventory, l.cfg.LocalNode)
-		}
+	nodes, err := l.transport.Nodes(inv)
+	if err != nil {
+		return nil, err
 	}
 	roles := LoadRoles(rfs, l.cfg.RolesDir, l.cfg.Scopes, inv)
 	return drift.CheckEach(ctx, len(nodes), l.cfg.Parallelism, "node",
@@ -91,7 +74,7 @@ func (l *Layer) checkNodeTimed(ctx context.Context, roles *Roles, inv *Inventory
 
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout.Std())
 	defer cancel()
-	got, err := l.fetch(ctx, inv, h, req)
+	got, err := l.transport.Fetch(ctx, inv, h, req, l.limits())
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded {
 			err = fmt.Errorf("timed out after %s: %w", l.cfg.Timeout.Std(), err)
@@ -102,24 +85,6 @@ func (l *Layer) checkNodeTimed(ctx context.Context, roles *Roles, inv *Inventory
 	}
 	res.Findings = Compare(h.Name, desired, got, l.cfg.Scopes, l.cfg.UnmanagedContent == "diff")
 	return res
-}
-
-func (l *Layer) fetch(ctx context.Context, inv *Inventory, h Host, req Request) (Snapshot, error) {
-	if l.cfg.Transport == "local" {
-		return ReadLocal(l.cfg.LocalRoot, req, l.limits())
-	}
-	var jump *Endpoint
-	if h.Jump != "" {
-		j := inv.JumpHosts[h.Jump]
-		jump = &j
-	}
-	var snap Snapshot
-	err := l.ssh.Run(ctx, h.Endpoint, jump, req.Command(), func(r io.Reader) error {
-		var err error
-		snap, err = Parse(r, l.limits())
-		return err
-	})
-	return snap, err
 }
 
 // limits returns the bounds on what one node may send.
