@@ -1,7 +1,6 @@
 package source
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -10,10 +9,9 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
-	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/driftd/driftd/pkg/config"
+	"github.com/driftd/driftd/pkg/hostkey"
 )
 
 // authFor builds the transport auth for url from references in a. Secrets
@@ -82,7 +80,7 @@ func sshAuth(ep *transport.Endpoint, a config.RepoAuth) (transport.AuthMethod, e
 	}
 	hostPort := net.JoinHostPort(ep.Host, fmt.Sprint(port))
 	helper := gitssh.HostKeyCallbackHelper{
-		HostKeyCallback:   verifyHostKey(db.HostKeyCallback(), knownHostsName(files)),
+		HostKeyCallback:   hostkey.Verify(db.HostKeyCallback(), knownHostsName(files)),
 		HostKeyAlgorithms: db.HostKeyAlgorithms(hostPort),
 	}
 	if a.SSHKeyFile == "" {
@@ -110,26 +108,4 @@ func knownHostsName(files []string) string {
 
 // ErrHostKey is returned, wrapped, when a remote's host key is unknown or
 // does not match known_hosts.
-var ErrHostKey = errors.New("host key verification failed")
-
-// verifyHostKey wraps a known_hosts callback so that a rejected key gives an
-// error a person can act on.
-func verifyHostKey(cb ssh.HostKeyCallback, where string) ssh.HostKeyCallback {
-	return func(host string, remote net.Addr, key ssh.PublicKey) error {
-		err := cb(host, remote, key)
-		if err == nil {
-			return nil
-		}
-		var ke *knownhosts.KeyError
-		if errors.As(err, &ke) {
-			fp := ssh.FingerprintSHA256(key)
-			if len(ke.Want) > 0 {
-				return fmt.Errorf("%w: %s presented %s key %s, which does not match %s; refusing to connect",
-					ErrHostKey, host, key.Type(), fp, where)
-			}
-			return fmt.Errorf("%w: %s presented %s key %s, which is not in %s",
-				ErrHostKey, host, key.Type(), fp, where)
-		}
-		return fmt.Errorf("%w: %s: %w", ErrHostKey, host, err)
-	}
-}
+var ErrHostKey = hostkey.ErrHostKey

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -100,7 +101,7 @@ func (l *Layer) checkStack(ctx context.Context, src source, st config.Stack) dri
 	plan, err := l.plan(ctx, src, st)
 	res := drift.TargetResult{Name: st.Name, Duration: time.Since(start)}
 	if err != nil {
-		if ctx.Err() == context.DeadlineExceeded {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			err = fmt.Errorf("stack %s: timed out after %s: %w", st.Name, st.Timeout.Std(), err)
 		}
 		res.Error = err.Error()

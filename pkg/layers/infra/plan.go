@@ -132,9 +132,12 @@ func (l *Layer) plan(ctx context.Context, src source, st config.Stack) (*tfjson.
 	// The boolean result mirrors -detailed-exitcode, which has known bugs;
 	// the plan JSON is what counts.
 	_, err = tf.Plan(ctx, opts...)
-	if err != nil && initSkipped && ctx.Err() == nil && strings.Contains(err.Error(), "terraform init") {
-		// Something init depends on changed outside the stack's own files,
-		// such as a local module's provider requirements: init, then retry.
+	if err != nil && initSkipped && ctx.Err() == nil {
+		// Something init depends on may have changed outside the stack's
+		// own files, such as a local module's provider requirements:
+		// init, then retry once. terraform says so only in its text, which
+		// driftd does not parse; a stack that is simply broken fails init
+		// or the second plan the same way, with the same diagnostics.
 		if err := doInit(); err != nil {
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -76,7 +77,7 @@ func (l *Layer) checkNodeTimed(ctx context.Context, roles *Roles, inv *Inventory
 	defer cancel()
 	got, err := l.transport.Fetch(ctx, inv, h, req, l.limits())
 	if err != nil {
-		if ctx.Err() == context.DeadlineExceeded {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			err = fmt.Errorf("timed out after %s: %w", l.cfg.Timeout.Std(), err)
 		}
 		res.Error = fmt.Sprintf("node %s (%s): %v", h.Name, hostPort(h.Endpoint), err)

@@ -13,7 +13,8 @@ import (
 	"github.com/skeema/knownhosts"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
-	xknownhosts "golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/driftd/driftd/pkg/hostkey"
 )
 
 // SSHClient fetches from nodes over SSH. Host keys are always verified
@@ -80,30 +81,14 @@ func (c *SSHClient) config(e Endpoint) *ssh.ClientConfig {
 	return &ssh.ClientConfig{
 		User:              user,
 		Auth:              c.auth,
-		HostKeyCallback:   c.verify,
+		HostKeyCallback:   hostkey.Verify(c.hosts.HostKeyCallback(), c.hostsFile),
 		HostKeyAlgorithms: c.hosts.HostKeyAlgorithms(addr),
 	}
 }
 
 // ErrHostKey is returned, wrapped, when a node's or jump host's key is not
 // the one in known_hosts.
-var ErrHostKey = errors.New("host key verification failed")
-
-func (c *SSHClient) verify(host string, remote net.Addr, key ssh.PublicKey) error {
-	err := c.hosts.HostKeyCallback()(host, remote, key)
-	if err == nil {
-		return nil
-	}
-	var ke *xknownhosts.KeyError
-	if errors.As(err, &ke) {
-		if len(ke.Want) > 0 {
-			return fmt.Errorf("%w: %s presented %s key %s, which does not match %s; refusing to connect",
-				ErrHostKey, host, key.Type(), ssh.FingerprintSHA256(key), c.hostsFile)
-		}
-		return fmt.Errorf("%w: %s is not in %s", ErrHostKey, host, c.hostsFile)
-	}
-	return fmt.Errorf("%w: %s: %w", ErrHostKey, host, err)
-}
+var ErrHostKey = hostkey.ErrHostKey
 
 // maxStderr bounds what is kept of a node's stderr, for error messages.
 const maxStderr = 16 << 10
