@@ -51,8 +51,11 @@ func TestManifestsServerSideDryRun(t *testing.T) {
 			t.Errorf("narrow-secrets' ClusterRole still grants Secrets:\n%s", doc)
 		}
 	}
-	// A broken manifest is rejected, so the dry run is a real check.
-	if out, err := kubectl("apply", "--server-side", "--dry-run=server", "-f", "-"); err == nil {
-		t.Errorf("empty input accepted: %s", out)
+	// A broken manifest is rejected, so the dry run is a real check: the
+	// same NetworkPolicy with a port that is neither a number nor a name.
+	broken := exec.Command(k.Kubectl, "--kubeconfig", k.Kubeconfig, "apply", "--server-side", "--dry-run=server", "-n", "driftd", "-f", "-")
+	broken.Stdin = strings.NewReader("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: broken}\nspec:\n  podSelector: {}\n  ingress: [{ports: [{port: \"not a port!\"}]}]\n")
+	if out, err := broken.CombinedOutput(); err == nil || !strings.Contains(string(out), "port") {
+		t.Errorf("a broken manifest was accepted by the dry run (err %v): %s", err, out)
 	}
 }

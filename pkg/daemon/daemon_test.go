@@ -226,8 +226,14 @@ func TestStatusPageEscapes(t *testing.T) {
 	d.latest.Store(&r)
 	rec := httptest.NewRecorder()
 	d.statusPage(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != 200 {
+		t.Fatalf("status page answered %d, want 200", rec.Code)
+	}
 	if strings.Contains(rec.Body.String(), "<script>alert(1)") {
 		t.Error("status page does not escape target names")
+	}
+	if !strings.Contains(rec.Body.String(), "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Error("status page does not show the target name, escaped")
 	}
 }
 

@@ -16,6 +16,11 @@ func CheckEach(ctx context.Context, n, parallelism int, noun string, name func(i
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
+			if ctx.Err() != nil {
+				// select picks at random among ready cases: check first.
+				results[i] = Fail(name(i), fmt.Errorf("%s %s: not started: %w", noun, name(i), ctx.Err()))
+				return
+			}
 			select {
 			case sem <- struct{}{}:
 				defer func() { <-sem }()

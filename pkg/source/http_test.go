@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/driftd/driftd/internal/testenv"
 )
 
 // gitHTTPServer serves the remote with git's own smart-HTTP backend behind
@@ -16,7 +18,7 @@ func gitHTTPServer(t *testing.T, r *remote, token string) string {
 	t.Helper()
 	backend := "/usr/lib/git-core/git-http-backend"
 	if _, err := os.Stat(backend); err != nil {
-		t.Skipf("git-http-backend not installed: %v", err)
+		testenv.Unavailable(t, "git-http-backend not installed: %v", err)
 	}
 	h := &cgi.Handler{
 		Path: backend,
