@@ -72,38 +72,16 @@ type Layers struct {
 // Enabled lists the layers that will run, in report order.
 func (l Layers) Enabled() []drift.LayerName {
 	var out []drift.LayerName
-	if l.Infra != nil && l.Infra.Enabled.value(true) {
+	if l.Infra != nil && l.Infra.Enabled.Value(true) {
 		out = append(out, drift.LayerInfra)
 	}
-	if l.Node != nil && l.Node.Enabled.value(true) {
+	if l.Node != nil && l.Node.Enabled.Value(true) {
 		out = append(out, drift.LayerNode)
 	}
-	if l.App != nil && l.App.Enabled.value(true) {
+	if l.App != nil && l.App.Enabled.Value(true) {
 		out = append(out, drift.LayerApp)
 	}
 	return out
-}
-
-// Switch is an optional boolean: absent means the default.
-type Switch struct {
-	set, on bool
-}
-
-// UnmarshalYAML implements yaml.Unmarshaler.
-func (s *Switch) UnmarshalYAML(n *yamlNode) error {
-	var b bool
-	if err := n.Decode(&b); err != nil {
-		return typeError(n, "expected true or false, got %q", n.Value)
-	}
-	*s = Switch{set: true, on: b}
-	return nil
-}
-
-func (s Switch) value(def bool) bool {
-	if s.set {
-		return s.on
-	}
-	return def
 }
 
 // Infra configures the Terraform layer.

@@ -1,20 +1,19 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/driftd/driftd/pkg/yamlconf"
 )
 
 // DefaultSchedule is the check schedule when driftd.yaml sets none.
@@ -36,92 +35,29 @@ func LoadFile(path string) (*Config, error) {
 func Load(name string, b []byte) (*Config, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(b, &root); err != nil {
-		return nil, fmt.Errorf("%s", rewrite(name, nil, err.Error()))
+		return nil, fmt.Errorf("%s", yamlconf.Rewrite(name, nil, err.Error()))
 	}
 	if root.Kind == 0 {
 		return nil, fmt.Errorf("%s:1: config is empty: repo.url is required", name)
 	}
 	var c Config
-	if err := decodeStrict(name, b, &root, &c); err != nil {
+	if err := yamlconf.Decode(name, b, &root, &c); err != nil {
 		return nil, err
 	}
 	c.setDefaults()
 	if errs := c.validate(); len(errs) > 0 {
 		msgs := make([]string, 0, len(errs))
 		for _, e := range errs {
-			msgs = append(msgs, fmt.Sprintf("%s:%d: %s: %s", name, lineOf(&root, e.path), strings.Join(e.path, "."), e.msg))
+			msgs = append(msgs, fmt.Sprintf("%s:%d: %s: %s", name, yamlconf.LineOf(&root, e.path), strings.Join(e.path, "."), e.msg))
 		}
 		return nil, errors.New(strings.Join(msgs, "\n"))
 	}
 	return &c, nil
 }
 
-// DecodeStrict decodes YAML into v the way driftd.yaml is decoded: unknown
-// keys and wrong types are errors, each in the form "name:line: message".
-// Other files driftd reads from the repo, such as the node inventory, use it
-// so that all of driftd's YAML errors look alike.
-func DecodeStrict(name string, b []byte, v any) error {
-	var root yaml.Node
-	if err := yaml.Unmarshal(b, &root); err != nil {
-		return fmt.Errorf("%s", rewrite(name, nil, err.Error()))
-	}
-	return decodeStrict(name, b, &root, v)
-}
-
-func decodeStrict(name string, b []byte, root *yaml.Node, v any) error {
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	err := dec.Decode(v)
-	if err == nil || errors.Is(err, io.EOF) {
-		return nil
-	}
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		msgs := make([]string, 0, len(te.Errors))
-		for _, e := range te.Errors {
-			msgs = append(msgs, rewrite(name, root, e))
-		}
-		return errors.New(strings.Join(msgs, "\n"))
-	}
-	return fmt.Errorf("%s", rewrite(name, root, err.Error()))
-}
-
-var (
-	lineRE    = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-	unknownRE = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
-)
-
-// credentialKeys are keys people try to inline secrets with.
-var credentialKeys = map[string]string{
-	"token":       "reference it with token_file or token_env",
-	"password":    "reference a token with token_file or token_env",
-	"ssh_key":     "reference it with ssh_key_file",
-	"private_key": "reference it with ssh_key_file or key_file",
-}
-
-// rewrite turns a decoder message ("line 3: field x not found in type
-// config.Repo") into "driftd.yaml:3: unknown field "x" in repo".
-func rewrite(name string, root *yaml.Node, msg string) string {
-	m := lineRE.FindStringSubmatch(msg)
-	if m == nil {
-		return fmt.Sprintf("%s: %s", name, strings.TrimPrefix(msg, "yaml: "))
-	}
-	line, _ := strconv.Atoi(m[1])
-	text := m[2]
-	if u := unknownRE.FindStringSubmatch(text); u != nil {
-		key := u[1]
-		text = fmt.Sprintf("unknown field %q", key)
-		if root != nil {
-			if p := pathOfKey(root, line, key); len(p) > 1 {
-				text += " in " + strings.Join(p[:len(p)-1], ".")
-			}
-		}
-		if hint, ok := credentialKeys[key]; ok {
-			text += ": credentials are never inlined; " + hint
-		}
-	}
-	return fmt.Sprintf("%s:%d: %s", name, line, text)
-}
+// DecodeStrict decodes YAML into v the way driftd.yaml is decoded: see
+// yamlconf.DecodeStrict.
+func DecodeStrict(name string, b []byte, v any) error { return yamlconf.DecodeStrict(name, b, v) }
 
 // fieldError is a validation error at a path of YAML keys.
 type fieldError struct {
@@ -133,9 +69,9 @@ func (c *Config) setDefaults() {
 	if c.Repo.Branch == "" {
 		c.Repo.Branch = "main"
 	}
-	c.Repo.PollInterval = c.Repo.PollInterval.or(time.Minute)
-	c.Repo.Timeout = c.Repo.Timeout.or(2 * time.Minute)
-	c.Repo.MaxFileSize = c.Repo.MaxFileSize.or(16 << 20)
+	c.Repo.PollInterval = c.Repo.PollInterval.Or(time.Minute)
+	c.Repo.Timeout = c.Repo.Timeout.Or(2 * time.Minute)
+	c.Repo.MaxFileSize = c.Repo.MaxFileSize.Or(16 << 20)
 	if c.CacheDir == "" {
 		dir, err := os.UserCacheDir()
 		if err != nil {
@@ -150,7 +86,7 @@ func (c *Config) setDefaults() {
 	if c.Serve.Listen == "" {
 		c.Serve.Listen = ":8080"
 	}
-	c.Serve.ShutdownTimeout = c.Serve.ShutdownTimeout.or(30 * time.Second)
+	c.Serve.ShutdownTimeout = c.Serve.ShutdownTimeout.Or(30 * time.Second)
 	le := &c.Serve.LeaderElection
 	if le.Namespace == "" {
 		le.Namespace = os.Getenv("POD_NAMESPACE")
@@ -161,9 +97,9 @@ func (c *Config) setDefaults() {
 	if le.LeaseName == "" {
 		le.LeaseName = "driftd"
 	}
-	le.LeaseDuration = le.LeaseDuration.or(15 * time.Second)
-	le.RenewDeadline = le.RenewDeadline.or(10 * time.Second)
-	le.RetryPeriod = le.RetryPeriod.or(2 * time.Second)
+	le.LeaseDuration = le.LeaseDuration.Or(15 * time.Second)
+	le.RenewDeadline = le.RenewDeadline.Or(10 * time.Second)
+	le.RetryPeriod = le.RetryPeriod.Or(2 * time.Second)
 	if in := c.Layers.Infra; in != nil {
 		if in.Binary == "" {
 			in.Binary = "terraform"
@@ -171,7 +107,7 @@ func (c *Config) setDefaults() {
 		if in.Parallelism == 0 {
 			in.Parallelism = 4
 		}
-		in.Timeout = in.Timeout.or(10 * time.Minute)
+		in.Timeout = in.Timeout.Or(10 * time.Minute)
 		if in.PassEnv == nil {
 			in.PassEnv = []string{"AWS_*", "AZURE_*", "ARM_*", "GOOGLE_*", "CLOUDSDK_*", "DIGITALOCEAN_*", "HCLOUD_*", "OS_*", "VAULT_*", "KUBECONFIG", "TF_VAR_*", "TF_LOG", "TF_LOG_PATH"}
 		}
@@ -180,7 +116,7 @@ func (c *Config) setDefaults() {
 			if s.Name == "" {
 				s.Name = s.Dir
 			}
-			s.Timeout = s.Timeout.or(in.Timeout.Std())
+			s.Timeout = s.Timeout.Or(in.Timeout.Std())
 		}
 	}
 	if n := c.Layers.Node; n != nil {
@@ -199,9 +135,9 @@ func (c *Config) setDefaults() {
 		if n.Parallelism == 0 {
 			n.Parallelism = 16
 		}
-		n.Timeout = n.Timeout.or(30 * time.Second)
-		n.MaxFileSize = n.MaxFileSize.or(1 << 20)
-		n.MaxNodeSize = n.MaxNodeSize.or(64 << 20)
+		n.Timeout = n.Timeout.Or(30 * time.Second)
+		n.MaxFileSize = n.MaxFileSize.Or(1 << 20)
+		n.MaxNodeSize = n.MaxNodeSize.Or(64 << 20)
 		if n.UnmanagedContent == "" {
 			n.UnmanagedContent = "hash"
 		}
@@ -223,7 +159,7 @@ func (c *Config) setDefaults() {
 		if a.Parallelism == 0 {
 			a.Parallelism = 8
 		}
-		a.Timeout = a.Timeout.or(time.Minute)
+		a.Timeout = a.Timeout.Or(time.Minute)
 	}
 }
 
@@ -251,7 +187,7 @@ func (c *Config) validate() []fieldError {
 		if in.Parallelism < 0 {
 			add("must be at least 1", "layers", "infra", "parallelism")
 		}
-		if len(in.Stacks) == 0 && in.Enabled.value(true) {
+		if len(in.Stacks) == 0 && in.Enabled.Value(true) {
 			add("at least one stack is required", "layers", "infra", "stacks")
 		}
 		seen := map[string]bool{}
@@ -290,7 +226,7 @@ func (c *Config) validate() []fieldError {
 			}
 		}
 	}
-	if a := c.Layers.App; a != nil && len(a.Paths) == 0 && a.Enabled.value(true) {
+	if a := c.Layers.App; a != nil && len(a.Paths) == 0 && a.Enabled.Value(true) {
 		add("at least one path is required", "layers", "app", "paths")
 	}
 	for i, r := range c.Ignore {

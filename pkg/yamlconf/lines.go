@@ -1,4 +1,4 @@
-package config
+package yamlconf
 
 import (
 	"strconv"
@@ -6,9 +6,9 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// lineOf returns the line of the deepest node along path that exists, so a
+// LineOf returns the line of the deepest node along path that exists, so a
 // missing key is reported at its parent.
-func lineOf(root *yaml.Node, path []string) int {
+func LineOf(root *yaml.Node, path []string) int {
 	n := root
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		n = n.Content[0]
