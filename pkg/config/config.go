@@ -4,6 +4,7 @@ package config
 
 import (
 	"github.com/driftd/driftd/pkg/drift"
+	"github.com/driftd/driftd/pkg/ignore"
 )
 
 // Config is the whole of driftd.yaml.
@@ -218,36 +219,8 @@ type Unmanaged struct {
 	LabelSelector string `yaml:"label_selector"`
 }
 
-// IgnoreRule is the one grammar for differences that are not drift, in every
-// layer: a selector (layer, target, object, and for the app layer kind and
-// name), plus paths within matching objects. A rule without paths ignores
-// whole objects. Ignored findings are not drift, but they are counted and
-// listed (driftd_ignored_objects, driftd check --show-ignored).
-type IgnoreRule struct {
-	// Layer restricts the rule to one layer. Empty matches all.
-	Layer drift.LayerName `yaml:"layer"`
-	// Target is a glob on the target: a stack, a node or a namespace.
-	Target string `yaml:"target"`
-	// Object is a glob on the finding's object: a Terraform resource
-	// address (module.edge.aws_security_group.*), a node path
-	// (/etc/systemd/system/*.d/99-*.conf), or a Kubernetes object as
-	// Kind/name (Deployment/web-*) or its full group/Kind/namespace/name.
-	Object string `yaml:"object"`
-	// Kind matches the object's kind (app layer) or resource type (infra).
-	Kind string `yaml:"kind"`
-	// Name is a glob on the object's name (app and infra layers).
-	Name string `yaml:"name"`
-	// Paths are what to ignore within matching objects: JSON Pointers (RFC
-	// 6901) for app objects, attribute paths (/tags/owner) for Terraform
-	// resources. The node layer compares whole files and has none.
-	Paths []string `yaml:"paths"`
-	// Reason says why, for the report.
-	Reason string `yaml:"reason"`
-	// Expires is the last day (YYYY-MM-DD) the rule applies; after it the
-	// rule's findings are reported again, and the report says the rule
-	// expired, so that acknowledged drift cannot quietly become permanent.
-	Expires Date `yaml:"expires"`
-}
+// IgnoreRule is an ignore rule; see ignore.Rule.
+type IgnoreRule = ignore.Rule
 
 // Apply configures apply mode. It never runs unless asked.
 type Apply struct {

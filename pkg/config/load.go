@@ -48,7 +48,7 @@ func Load(name string, b []byte) (*Config, error) {
 	if errs := c.validate(); len(errs) > 0 {
 		msgs := make([]string, 0, len(errs))
 		for _, e := range errs {
-			msgs = append(msgs, fmt.Sprintf("%s:%d: %s: %s", name, yamlconf.LineOf(&root, e.path), strings.Join(e.path, "."), e.msg))
+			msgs = append(msgs, fmt.Sprintf("%s:%d: %s: %s", name, yamlconf.LineOf(&root, e.Path), strings.Join(e.Path, "."), e.Msg))
 		}
 		return nil, errors.New(strings.Join(msgs, "\n"))
 	}
@@ -59,11 +59,6 @@ func Load(name string, b []byte) (*Config, error) {
 // yamlconf.DecodeStrict.
 func DecodeStrict(name string, b []byte, v any) error { return yamlconf.DecodeStrict(name, b, v) }
 
-// fieldError is a validation error at a path of YAML keys.
-type fieldError struct {
-	path []string
-	msg  string
-}
 
 func (c *Config) setDefaults() {
 	if c.Repo.Branch == "" {
@@ -163,9 +158,9 @@ func (c *Config) setDefaults() {
 	}
 }
 
-func (c *Config) validate() []fieldError {
-	var errs []fieldError
-	add := func(msg string, path ...string) { errs = append(errs, fieldError{path: path, msg: msg}) }
+func (c *Config) validate() []yamlconf.FieldError {
+	var errs []yamlconf.FieldError
+	add := func(msg string, path ...string) { errs = append(errs, yamlconf.FieldError{Path: path, Msg: msg}) }
 
 	if c.Repo.URL == "" {
 		add("required: the URL of the config repository", "repo", "url")
@@ -230,33 +225,7 @@ func (c *Config) validate() []fieldError {
 		add("at least one path is required", "layers", "app", "paths")
 	}
 	for i, r := range c.Ignore {
-		idx := strconv.Itoa(i)
-		switch r.Layer {
-		case "", "infra", "node", "app":
-		default:
-			add(fmt.Sprintf("unknown layer %q: use infra, node or app", r.Layer), "ignore", idx, "layer")
-		}
-		for _, g := range []struct{ key, v string }{{"target", r.Target}, {"object", r.Object}, {"name", r.Name}} {
-			if _, err := filepath.Match(g.v, ""); err != nil {
-				add(fmt.Sprintf("%q is not a valid glob: %v", g.v, err), "ignore", idx, g.key)
-			}
-		}
-		for j, p := range r.Paths {
-			if !strings.HasPrefix(p, "/") {
-				add(fmt.Sprintf("%q is not a JSON Pointer: it must start with /", p), "ignore", idx, "paths", strconv.Itoa(j))
-			}
-		}
-		// A rule that could never match is an error, not a silent no-op.
-		if r.Layer == "node" {
-			for _, f := range []struct{ key, v string }{{"kind", r.Kind}, {"name", r.Name}} {
-				if f.v != "" {
-					add(fmt.Sprintf("the node layer has no %s: match files with object (a path glob)", f.key), "ignore", idx, f.key)
-				}
-			}
-			if len(r.Paths) > 0 {
-				add("the node layer compares whole files and has no paths: match files with object", "ignore", idx, "paths")
-			}
-		}
+		errs = append(errs, yamlconf.Under([]string{"ignore", strconv.Itoa(i)}, r.Validate())...)
 	}
 	return errs
 }

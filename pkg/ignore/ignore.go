@@ -6,21 +6,86 @@ package ignore
 import (
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
-	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
+	"github.com/driftd/driftd/pkg/yamlconf"
 )
+
+// Rule is the one grammar for differences that are not drift, in every
+// layer: a selector (layer, target, object, and for the app layer kind and
+// name), plus paths within matching objects. A rule without paths ignores
+// whole objects. Ignored findings are not drift, but they are counted and
+// listed (driftd_ignored_objects, driftd check --show-ignored).
+type Rule struct {
+	// Layer restricts the rule to one layer. Empty matches all.
+	Layer drift.LayerName `yaml:"layer"`
+	// Target is a glob on the target: a stack, a node or a namespace.
+	Target string `yaml:"target"`
+	// Object is a glob on the finding's object: a Terraform resource
+	// address (module.edge.aws_security_group.*), a node path
+	// (/etc/systemd/system/*.d/99-*.conf), or a Kubernetes object as
+	// Kind/name (Deployment/web-*) or its full group/Kind/namespace/name.
+	Object string `yaml:"object"`
+	// Kind matches the object's kind (app layer) or resource type (infra).
+	Kind string `yaml:"kind"`
+	// Name is a glob on the object's name (app and infra layers).
+	Name string `yaml:"name"`
+	// Paths are what to ignore within matching objects: JSON Pointers (RFC
+	// 6901) for app objects, attribute paths (/tags/owner) for Terraform
+	// resources. The node layer compares whole files and has none.
+	Paths []string `yaml:"paths"`
+	// Reason says why, for the report.
+	Reason string `yaml:"reason"`
+	// Expires is the last day (YYYY-MM-DD) the rule applies; after it the
+	// rule's findings are reported again, and the report says the rule
+	// expired, so that acknowledged drift cannot quietly become permanent.
+	Expires yamlconf.Date `yaml:"expires"`
+}
+
+// Validate reports what makes the rule unable to ever match, relative to
+// the rule: a rule that could never match is an error, not a silent no-op.
+func (r Rule) Validate() []yamlconf.FieldError {
+	var errs []yamlconf.FieldError
+	add := func(msg string, path ...string) { errs = append(errs, yamlconf.FieldError{Path: path, Msg: msg}) }
+	switch r.Layer {
+	case "", drift.LayerInfra, drift.LayerNode, drift.LayerApp:
+	default:
+		add(fmt.Sprintf("unknown layer %q: use infra, node or app", r.Layer), "layer")
+	}
+	for _, g := range []struct{ key, v string }{{"target", r.Target}, {"object", r.Object}, {"name", r.Name}} {
+		if _, err := path.Match(g.v, ""); err != nil {
+			add(fmt.Sprintf("%q is not a valid glob: %v", g.v, err), g.key)
+		}
+	}
+	for j, p := range r.Paths {
+		if !strings.HasPrefix(p, "/") {
+			add(fmt.Sprintf("%q is not a JSON Pointer: it must start with /", p), "paths", strconv.Itoa(j))
+		}
+	}
+	if r.Layer == drift.LayerNode {
+		for _, f := range []struct{ key, v string }{{"kind", r.Kind}, {"name", r.Name}} {
+			if f.v != "" {
+				add(fmt.Sprintf("the node layer has no %s: match files with object (a path glob)", f.key), f.key)
+			}
+		}
+		if len(r.Paths) > 0 {
+			add("the node layer compares whole files and has no paths: match files with object", "paths")
+		}
+	}
+	return errs
+}
 
 // Set holds the rules of one check, judged at one time.
 type Set struct {
-	rules []config.IgnoreRule
+	rules []Rule
 	now   time.Time
 }
 
 // New returns the rules as they apply at now.
-func New(rules []config.IgnoreRule, now time.Time) *Set {
+func New(rules []Rule, now time.Time) *Set {
 	return &Set{rules: rules, now: now}
 }
 
@@ -64,12 +129,12 @@ func ObjectOf(layer drift.LayerName, id string) Object {
 }
 
 // active reports whether rule r applies at s.now: through its expiry day.
-func (s *Set) active(r config.IgnoreRule) bool {
+func (s *Set) active(r Rule) bool {
 	return r.Expires.IsZero() || s.now.Before(r.Expires.AddDate(0, 0, 1))
 }
 
 // matches reports whether rule r selects object o of target in layer.
-func matches(r config.IgnoreRule, layer drift.LayerName, target string, o Object) bool {
+func matches(r Rule, layer drift.LayerName, target string, o Object) bool {
 	if r.Layer != "" && r.Layer != layer {
 		return false
 	}
@@ -117,7 +182,7 @@ func (s *Set) Whole(layer drift.LayerName, target string, o Object) (string, boo
 	return "", false
 }
 
-func describe(i int, r config.IgnoreRule) string {
+func describe(i int, r Rule) string {
 	d := fmt.Sprintf("ignore[%d]", i)
 	if r.Reason != "" {
 		d += ": " + r.Reason

@@ -5,21 +5,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
+	"github.com/driftd/driftd/pkg/yamlconf"
 )
 
-func date(s string) config.Date {
+func date(s string) yamlconf.Date {
 	t, err := time.Parse(time.DateOnly, s)
 	if err != nil {
 		panic(err)
 	}
-	return config.Date{Time: t}
+	return yamlconf.Date{Time: t}
 }
 
 func TestApplyOnEveryLayer(t *testing.T) {
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	rules := []config.IgnoreRule{
+	rules := []Rule{
 		{Layer: drift.LayerInfra, Object: "module.edge.aws_security_group.*", Reason: "managed by the edge team"},
 		{Layer: drift.LayerNode, Target: "node3", Object: "/etc/systemd/system/*.d/99-*.conf"},
 		{Layer: drift.LayerApp, Kind: "Deployment", Name: "web-*"},
