@@ -59,7 +59,6 @@ func Load(name string, b []byte) (*Config, error) {
 // yamlconf.DecodeStrict.
 func DecodeStrict(name string, b []byte, v any) error { return yamlconf.DecodeStrict(name, b, v) }
 
-
 func (c *Config) setDefaults() {
 	if c.Repo.Branch == "" {
 		c.Repo.Branch = "main"
