@@ -5,6 +5,9 @@ package config
 import (
 	"github.com/driftd/driftd/pkg/drift"
 	"github.com/driftd/driftd/pkg/ignore"
+	"github.com/driftd/driftd/pkg/layers/app"
+	"github.com/driftd/driftd/pkg/layers/infra"
+	"github.com/driftd/driftd/pkg/layers/node"
 )
 
 // Config is the whole of driftd.yaml.
@@ -85,139 +88,22 @@ func (l Layers) Enabled() []drift.LayerName {
 	return out
 }
 
-// Infra configures the Terraform layer.
-type Infra struct {
-	// Enabled can switch the layer off while keeping its settings.
-	Enabled Switch `yaml:"enabled"`
-	// Binary is the terraform or tofu executable. It defaults to terraform
-	// on PATH.
-	Binary string `yaml:"binary"`
-	// Parallelism bounds the stacks planned at once. It defaults to 4.
-	Parallelism int `yaml:"parallelism"`
-	// Timeout bounds one stack's init, plan and show. It defaults to 10m.
-	Timeout Duration `yaml:"timeout"`
-	// Lock makes plans take the state lock. It defaults to false, so a
-	// periodic check never blocks someone's apply.
-	Lock bool `yaml:"lock"`
-	// PluginCacheDir is shared by every stack's init.
-	PluginCacheDir string `yaml:"plugin_cache_dir"`
-	// PassEnv lists the environment variables (names, or globs such as
-	// "AWS_*") that terraform and its providers get from driftd's own
-	// environment, besides the few every process needs (PATH, HOME,
-	// proxies, ...). It defaults to the common cloud credential variables.
-	// The repository token's variable (repo.auth.token_env) is never
-	// passed.
-	PassEnv []string `yaml:"pass_env"`
-	// Env is added to every terraform process. Reference secrets with
-	// their own *_FILE mechanisms; do not inline them.
-	Env map[string]string `yaml:"env"`
-	// Stacks lists the Terraform root modules to check.
-	Stacks []Stack `yaml:"stacks"`
-}
-
-// Stack is one Terraform root module in the repo.
-type Stack struct {
-	// Name identifies the stack in reports. It defaults to Dir.
-	Name string `yaml:"name"`
-	// Dir is the stack's directory, relative to the repo root.
-	Dir string `yaml:"dir"`
-	// Workspace selects a Terraform workspace.
-	Workspace string `yaml:"workspace"`
-	// VarFiles are passed as -var-file, relative to Dir.
-	VarFiles []string `yaml:"var_files"`
-	// Env is added to this stack's terraform processes.
-	Env map[string]string `yaml:"env"`
-	// Timeout overrides the layer's timeout for this stack.
-	Timeout Duration `yaml:"timeout"`
-}
-
-// Node configures the node layer.
-type Node struct {
-	// Enabled can switch the layer off while keeping its settings.
-	Enabled Switch `yaml:"enabled"`
-	// Inventory is the inventory file, relative to the repo root.
-	Inventory string `yaml:"inventory"`
-	// RolesDir holds one directory of desired files per role.
-	RolesDir string `yaml:"roles_dir"`
-	// Scopes are the managed path globs on every node.
-	Scopes []string `yaml:"scopes"`
-	// Transport is ssh (the default) or local.
-	Transport string `yaml:"transport"`
-	// LocalRoot is the mounted host root for the local transport.
-	LocalRoot string `yaml:"local_root"`
-	// LocalNode is the inventory name of the node the local transport
-	// reads. It defaults to $NODE_NAME, as a DaemonSet sets it from the
-	// downward API.
-	LocalNode string `yaml:"local_node"`
-	// SSH holds the SSH client settings.
-	SSH NodeSSH `yaml:"ssh"`
-	// Parallelism bounds the nodes fetched at once. It defaults to 16.
-	Parallelism int `yaml:"parallelism"`
-	// Timeout bounds one node's fetch. It defaults to 30s.
-	Timeout Duration `yaml:"timeout"`
-	// MaxFileSize bounds one file read from a node. A larger file is a
-	// finding ("too large to compare") without its content. It defaults
-	// to 1Mi.
-	MaxFileSize ByteSize `yaml:"max_file_size"`
-	// MaxNodeSize bounds all that one node sends in a check; past it the
-	// node is unknown. It defaults to 64Mi.
-	MaxNodeSize ByteSize `yaml:"max_node_size"`
-	// UnmanagedContent says how unmanaged files are reported: "hash" (the
-	// default: name, size and SHA-256 only, since a file written by hand
-	// may hold a credential) or "diff" (the whole content).
-	UnmanagedContent string `yaml:"unmanaged_content"`
-}
-
-// NodeSSH references the SSH credentials for nodes.
-type NodeSSH struct {
-	// KeyFile is the private key file.
-	KeyFile string `yaml:"key_file"`
-	// UseAgent authenticates through $SSH_AUTH_SOCK.
-	UseAgent bool `yaml:"use_agent"`
-	// KnownHostsFile verifies every node's and jump host's key. It
-	// defaults to ~/.ssh/known_hosts. Host keys are always verified.
-	KnownHostsFile string `yaml:"known_hosts_file"`
-	// User is the login user for nodes that do not set one. Default root.
-	User string `yaml:"user"`
-}
-
-// App configures the Kubernetes layer.
-type App struct {
-	// Enabled can switch the layer off while keeping its settings.
-	Enabled Switch `yaml:"enabled"`
-	// Paths are directories of manifests or kustomizations in the repo.
-	Paths []string `yaml:"paths"`
-	// Kubeconfig is a kubeconfig file. Empty means in-cluster config, or
-	// $KUBECONFIG.
-	Kubeconfig string `yaml:"kubeconfig"`
-	// Context selects a kubeconfig context.
-	Context string `yaml:"context"`
-	// DefaultNamespace is given to namespaced objects that have none.
-	DefaultNamespace string `yaml:"default_namespace"`
-	// QPS and Burst set the client's rate limit.
-	QPS   float32 `yaml:"qps"`
-	Burst int     `yaml:"burst"`
-	// Timeout bounds one target's check. It defaults to 1m.
-	Timeout Duration `yaml:"timeout"`
-	// Parallelism bounds the requests in flight (LISTs and dry runs). It
-	// defaults to 8.
-	Parallelism int `yaml:"parallelism"`
-	// Unmanaged, when set, reports live objects that Git does not know.
-	Unmanaged *Unmanaged `yaml:"unmanaged"`
-	// AllowRemoteResources lets kustomizations fetch remote resources
-	// (http(s) URLs and git repositories). Off by default: they are refused.
-	// When on, each kustomization is rendered in a child process that is
-	// killed at the target timeout or when the check ends.
-	AllowRemoteResources bool `yaml:"allow_remote_resources"`
-}
-
-// Unmanaged selects where live objects absent from Git are drift.
-type Unmanaged struct {
-	// Namespaces are fully managed namespaces.
-	Namespaces []string `yaml:"namespaces"`
-	// LabelSelector selects managed objects anywhere.
-	LabelSelector string `yaml:"label_selector"`
-}
+// The layers' sections; each layer owns its type, defaults and
+// validation.
+type (
+	// Infra configures the Terraform layer.
+	Infra = infra.Config
+	// Stack is one Terraform stack.
+	Stack = infra.Stack
+	// Node configures the node layer.
+	Node = node.Config
+	// NodeSSH holds the node layer's SSH settings.
+	NodeSSH = node.SSHConfig
+	// App configures the Kubernetes layer.
+	App = app.Config
+	// Unmanaged selects where live objects absent from Git are drift.
+	Unmanaged = app.Unmanaged
+)
 
 // IgnoreRule is an ignore rule; see ignore.Rule.
 type IgnoreRule = ignore.Rule

@@ -95,65 +95,13 @@ func (c *Config) setDefaults() {
 	le.RenewDeadline = le.RenewDeadline.Or(10 * time.Second)
 	le.RetryPeriod = le.RetryPeriod.Or(2 * time.Second)
 	if in := c.Layers.Infra; in != nil {
-		if in.Binary == "" {
-			in.Binary = "terraform"
-		}
-		if in.Parallelism == 0 {
-			in.Parallelism = 4
-		}
-		in.Timeout = in.Timeout.Or(10 * time.Minute)
-		if in.PassEnv == nil {
-			in.PassEnv = []string{"AWS_*", "AZURE_*", "ARM_*", "GOOGLE_*", "CLOUDSDK_*", "DIGITALOCEAN_*", "HCLOUD_*", "OS_*", "VAULT_*", "KUBECONFIG", "TF_VAR_*", "TF_LOG", "TF_LOG_PATH"}
-		}
-		for i := range in.Stacks {
-			s := &in.Stacks[i]
-			if s.Name == "" {
-				s.Name = s.Dir
-			}
-			s.Timeout = s.Timeout.Or(in.Timeout.Std())
-		}
+		in.Defaults()
 	}
 	if n := c.Layers.Node; n != nil {
-		if n.Inventory == "" {
-			n.Inventory = "nodes/inventory.yaml"
-		}
-		if n.RolesDir == "" {
-			n.RolesDir = "nodes/roles"
-		}
-		if len(n.Scopes) == 0 {
-			n.Scopes = []string{"/etc/systemd/system/*.d/*.conf", "/etc/kubernetes/manifests/*.yaml"}
-		}
-		if n.Transport == "" {
-			n.Transport = "ssh"
-		}
-		if n.Parallelism == 0 {
-			n.Parallelism = 16
-		}
-		n.Timeout = n.Timeout.Or(30 * time.Second)
-		n.MaxFileSize = n.MaxFileSize.Or(1 << 20)
-		n.MaxNodeSize = n.MaxNodeSize.Or(64 << 20)
-		if n.UnmanagedContent == "" {
-			n.UnmanagedContent = "hash"
-		}
+		n.Defaults()
 	}
 	if a := c.Layers.App; a != nil {
-		if a.DefaultNamespace == "" {
-			a.DefaultNamespace = "default"
-		}
-		// One LIST per kind and namespace, and a dry run only for objects
-		// that differ: request counts stay small, and the concurrency bound
-		// (not a low QPS) is what protects the API server, which also has
-		// its own priority and fairness.
-		if a.QPS == 0 {
-			a.QPS = 500
-		}
-		if a.Burst == 0 {
-			a.Burst = 1000
-		}
-		if a.Parallelism == 0 {
-			a.Parallelism = 8
-		}
-		a.Timeout = a.Timeout.Or(time.Minute)
+		a.Defaults()
 	}
 }
 
@@ -178,50 +126,13 @@ func (c *Config) validate() []yamlconf.FieldError {
 		add("must be shorter than lease_duration", "serve", "leader_election", "renew_deadline")
 	}
 	if in := c.Layers.Infra; in != nil {
-		if in.Parallelism < 0 {
-			add("must be at least 1", "layers", "infra", "parallelism")
-		}
-		if len(in.Stacks) == 0 && in.Enabled.Value(true) {
-			add("at least one stack is required", "layers", "infra", "stacks")
-		}
-		seen := map[string]bool{}
-		for i, s := range in.Stacks {
-			idx := strconv.Itoa(i)
-			switch {
-			case s.Dir == "":
-				add("required: the stack's directory in the repo", "layers", "infra", "stacks", idx, "dir")
-			case !filepath.IsLocal(s.Dir):
-				add(fmt.Sprintf("%q must be a relative path inside the repo", s.Dir), "layers", "infra", "stacks", idx, "dir")
-			}
-			if seen[s.Name] {
-				add(fmt.Sprintf("duplicate stack name %q", s.Name), "layers", "infra", "stacks", idx, "name")
-			}
-			seen[s.Name] = true
-		}
+		errs = append(errs, yamlconf.Under([]string{"layers", "infra"}, in.Validate())...)
 	}
 	if n := c.Layers.Node; n != nil {
-		switch n.Transport {
-		case "ssh":
-		case "local":
-			if n.LocalRoot == "" {
-				add("required when transport is local", "layers", "node", "local_root")
-			}
-		default:
-			add(fmt.Sprintf("unknown transport %q: use ssh or local", n.Transport), "layers", "node", "transport")
-		}
-		if n.UnmanagedContent != "hash" && n.UnmanagedContent != "diff" {
-			add(fmt.Sprintf("unknown unmanaged_content %q: use hash or diff", n.UnmanagedContent), "layers", "node", "unmanaged_content")
-		}
-		for i, s := range n.Scopes {
-			if !strings.HasPrefix(s, "/") {
-				add(fmt.Sprintf("scope %q must be an absolute path glob", s), "layers", "node", "scopes", strconv.Itoa(i))
-			} else if _, err := filepath.Match(s, "/"); err != nil {
-				add(fmt.Sprintf("scope %q is not a valid glob: %v", s, err), "layers", "node", "scopes", strconv.Itoa(i))
-			}
-		}
+		errs = append(errs, yamlconf.Under([]string{"layers", "node"}, n.Validate())...)
 	}
-	if a := c.Layers.App; a != nil && len(a.Paths) == 0 && a.Enabled.Value(true) {
-		add("at least one path is required", "layers", "app", "paths")
+	if a := c.Layers.App; a != nil {
+		errs = append(errs, yamlconf.Under([]string{"layers", "app"}, a.Validate())...)
 	}
 	for i, r := range c.Ignore {
 		errs = append(errs, yamlconf.Under([]string{"ignore", strconv.Itoa(i)}, r.Validate())...)

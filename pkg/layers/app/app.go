@@ -20,8 +20,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/restmapper"
 
-	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
+	"github.com/driftd/driftd/pkg/ignore"
 	"github.com/driftd/driftd/pkg/kube"
 	"github.com/driftd/driftd/pkg/repofs"
 )
@@ -31,8 +31,8 @@ const ClusterTarget = "(cluster)"
 
 // Layer checks Kubernetes objects.
 type Layer struct {
-	cfg       config.App
-	ignore    []config.IgnoreRule
+	cfg       Config
+	ignore    []ignore.Rule
 	dyn       dynamic.Interface
 	mapper    *restmapper.DeferredDiscoveryRESTMapper
 	selector  labels.Selector
@@ -52,7 +52,7 @@ type Layer struct {
 func (l *Layer) SetRemoteRenderer(argv []string) { l.remoteRenderer = argv }
 
 // New connects to the cluster (nothing is requested until Check).
-func New(cfg config.App, ignore []config.IgnoreRule, logger *slog.Logger) (*Layer, error) {
+func New(cfg Config, ignore []ignore.Rule, logger *slog.Logger) (*Layer, error) {
 	rc, err := kube.Config(cfg.Kubeconfig, cfg.Context, cfg.QPS, cfg.Burst)
 	if err != nil {
 		return nil, fmt.Errorf("app layer: %w", err)

@@ -20,9 +20,10 @@ import (
 
 	"github.com/driftd/driftd/internal/drifttest"
 	"github.com/driftd/driftd/internal/testenv"
-	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
+	"github.com/driftd/driftd/pkg/ignore"
 	"github.com/driftd/driftd/pkg/report"
+	"github.com/driftd/driftd/pkg/yamlconf"
 )
 
 var nsCounter atomic.Int32
@@ -34,7 +35,7 @@ type cluster struct {
 	kube *testenv.Kube
 	repo string
 	ns   string
-	cfg  config.App
+	cfg  Config
 }
 
 func newCluster(t *testing.T, k *testenv.Kube) *cluster {
@@ -56,9 +57,9 @@ func newCluster(t *testing.T, k *testenv.Kube) *cluster {
 			t.Fatal(err)
 		}
 	}
-	c := &cluster{t: t, kube: k, repo: repo, ns: ns, cfg: config.App{
+	c := &cluster{t: t, kube: k, repo: repo, ns: ns, cfg: Config{
 		Paths: []string{"apps"}, Kubeconfig: k.Kubeconfig, DefaultNamespace: "default",
-		QPS: 500, Burst: 1000, Parallelism: 8, Timeout: config.Duration(30 * time.Second),
+		QPS: 500, Burst: 1000, Parallelism: 8, Timeout: yamlconf.Duration(30 * time.Second),
 	}}
 	// Applied the way GitOps tools and people do: server-side apply.
 	c.kubectl("apply", "--server-side", "-f", filepath.Join(dir, "namespace.yaml"))
@@ -75,7 +76,7 @@ func (c *cluster) kubectl(args ...string) string {
 	return string(out)
 }
 
-func (c *cluster) layer(ignore ...config.IgnoreRule) *Layer {
+func (c *cluster) layer(ignore ...ignore.Rule) *Layer {
 	c.t.Helper()
 	l, err := New(c.cfg, ignore, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -166,7 +167,7 @@ func TestAppCorpus(t *testing.T) {
 	t.Run("HPA owns replicas", func(t *testing.T) {
 		c := newCluster(t, k)
 		c.kubectl("scale", "-n", c.ns, "deployment/web", "--replicas=7")
-		l := c.layer(config.IgnoreRule{Layer: drift.LayerApp, Kind: "Deployment", Name: "web", Paths: []string{"/spec/replicas"}})
+		l := c.layer(ignore.Rule{Layer: drift.LayerApp, Kind: "Deployment", Name: "web", Paths: []string{"/spec/replicas"}})
 		res, err := c.check(l)
 		if err != nil || len(findings(res)) != 0 {
 			t.Fatalf("replicas not ignored: %v %v\n%s", findings(res), err, diffs(res[c.ns]))
@@ -185,7 +186,7 @@ func TestAppCorpus(t *testing.T) {
 	t.Run("unmanaged", func(t *testing.T) {
 		c := newCluster(t, k)
 		c.kubectl("create", "configmap", "-n", c.ns, "handmade", "--from-literal=a=b")
-		c.cfg.Unmanaged = &config.Unmanaged{Namespaces: []string{c.ns}}
+		c.cfg.Unmanaged = &Unmanaged{Namespaces: []string{c.ns}}
 		res, err := c.check(c.layer())
 		if err != nil {
 			t.Fatal(err)
@@ -226,7 +227,7 @@ func TestAppCorpus(t *testing.T) {
 func TestAppAPIServerGoesAway(t *testing.T) {
 	k := testenv.KubeForTest(t)
 	c := newCluster(t, k)
-	c.cfg.Timeout = config.Duration(30 * time.Second)
+	c.cfg.Timeout = yamlconf.Duration(30 * time.Second)
 	l := c.layer()
 	if res, _ := c.check(l); res[c.ns].Status != drift.StatusInSync {
 		t.Fatal("not in sync before the outage")

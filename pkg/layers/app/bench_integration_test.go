@@ -20,9 +20,9 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/driftd/driftd/internal/testenv"
-	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
 	"github.com/driftd/driftd/pkg/kube"
+	"github.com/driftd/driftd/pkg/yamlconf"
 )
 
 // fleetRepo writes nsCount namespaces of perNS objects each, a quarter each
@@ -86,8 +86,8 @@ stringData: {token: "token-%[2]d"}
 }
 
 func benchLayer(b *testing.B, k *testenv.Kube) *Layer {
-	l, err := New(config.App{Paths: []string{"apps"}, Kubeconfig: k.Kubeconfig, DefaultNamespace: "default",
-		QPS: 500, Burst: 1000, Parallelism: 8, Timeout: config.Duration(5 * time.Minute)}, nil,
+	l, err := New(Config{Paths: []string{"apps"}, Kubeconfig: k.Kubeconfig, DefaultNamespace: "default",
+		QPS: 500, Burst: 1000, Parallelism: 8, Timeout: yamlconf.Duration(5 * time.Minute)}, nil,
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
+	"github.com/driftd/driftd/pkg/yamlconf"
 )
 
 // TestCheckEndsOnTimeAgainstSilentServer points the layer at an API server
@@ -36,8 +36,8 @@ current-context: c
 		files[fmt.Sprintf("apps/%d.yaml", i)] = fmt.Sprintf("apiVersion: v1\nkind: %s\nmetadata: {name: o%d, namespace: ns%d}\n", k, i, i)
 	}
 	repo := writeTree(t, files)
-	cfg := config.App{Paths: []string{"apps"}, Kubeconfig: kubeconfig, DefaultNamespace: "default",
-		QPS: 500, Burst: 1000, Parallelism: 8, Timeout: config.Duration(time.Minute)}
+	cfg := Config{Paths: []string{"apps"}, Kubeconfig: kubeconfig, DefaultNamespace: "default",
+		QPS: 500, Burst: 1000, Parallelism: 8, Timeout: yamlconf.Duration(time.Minute)}
 	l, err := New(cfg, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

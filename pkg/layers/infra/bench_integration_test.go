@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
+	"github.com/driftd/driftd/pkg/yamlconf"
 )
 
 // countStack is a stack of n local_file resources.
@@ -36,14 +36,14 @@ func (w *world) plainPlan(stack string) {
 // stacks, alternating in each iteration, and reports both and their ratio.
 func benchInfra(b *testing.B, stacks, resources int, plain func(w *world, names []string)) {
 	w := newWorld(b)
-	var cfgs []config.Stack
+	var cfgs []Stack
 	var names []string
 	for i := range stacks {
 		name := fmt.Sprintf("s%02d", i)
 		w.stack(name, map[string]string{"main.tf": countStack(resources)})
 		w.apply(name)
 		names = append(names, name)
-		cfgs = append(cfgs, config.Stack{Dir: name, Timeout: config.Duration(10 * time.Minute)})
+		cfgs = append(cfgs, Stack{Dir: name, Timeout: yamlconf.Duration(10 * time.Minute)})
 	}
 	l := w.layer(cfgs...)
 	l.cfg.Parallelism = 8

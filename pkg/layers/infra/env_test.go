@@ -4,8 +4,6 @@ import (
 	"io"
 	"log/slog"
 	"testing"
-
-	"github.com/driftd/driftd/pkg/config"
 )
 
 func TestEnvOnlyWhatTerraformNeeds(t *testing.T) {
@@ -23,9 +21,9 @@ func TestEnvOnlyWhatTerraformNeeds(t *testing.T) {
 		{"pass everything", []string{"*"}, []string{"DATABASE_PASSWORD"}, []string{"GIT_TOKEN"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := New(config.Infra{PassEnv: tc.pass, Env: map[string]string{"FROM_LAYER": "1"}}, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+			l := New(Config{PassEnv: tc.pass, Env: map[string]string{"FROM_LAYER": "1"}}, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 			l.DenyEnv("GIT_TOKEN")
-			env := l.env(config.Stack{Env: map[string]string{"FROM_STACK": "1"}}, "/data")
+			env := l.env(Stack{Env: map[string]string{"FROM_STACK": "1"}}, "/data")
 			for _, k := range append(tc.want, "FROM_LAYER", "FROM_STACK", "TF_DATA_DIR") {
 				if _, ok := env[k]; !ok {
 					t.Errorf("%s missing from terraform's environment", k)

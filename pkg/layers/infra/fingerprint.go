@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-
-	"github.com/driftd/driftd/pkg/config"
 )
 
 // initFingerprint identifies everything `terraform init` depends on that
@@ -19,7 +17,7 @@ import (
 // process start and 0.2 to 0.5 s per stack and check. A dependency outside
 // the stack (a local module gaining a provider) is caught when plan asks for
 // init, and then init runs.
-func initFingerprint(dir, binary string, st config.Stack) (string, error) {
+func initFingerprint(dir, binary string, st Stack) (string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return "", fmt.Errorf("read stack dir: %w", err)

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
 )
 
@@ -35,7 +34,7 @@ func TestInfraCheckoutUntouched(t *testing.T) {
 	git("init", "-q", "-b", "main")
 	git("add", "-A")
 	git("commit", "-q", "-m", "stacks")
-	l := w.layer(config.Stack{Dir: "net"})
+	l := w.layer(Stack{Dir: "net"})
 	for i := range 2 {
 		res := w.check(l)["net"]
 		if res.Status != drift.StatusDrifted || len(res.Findings) == 0 {
@@ -72,12 +71,12 @@ func TestInfraStacksStayInRepo(t *testing.T) {
 	must(os.Symlink("ok", filepath.Join(w.repo, "linkdir")))
 	w.apply("ok")
 	l := w.layer(
-		config.Stack{Dir: "ok"},
-		config.Stack{Dir: "../outside"},
-		config.Stack{Name: "linkdir", Dir: "linkdir"},
-		config.Stack{Dir: "linkvar", VarFiles: []string{"prod.tfvars"}},
-		config.Stack{Name: "dotdotvar", Dir: "ok", VarFiles: []string{"../../outside/secret.tfvars"}},
-		config.Stack{Dir: "linkfile"},
+		Stack{Dir: "ok"},
+		Stack{Dir: "../outside"},
+		Stack{Name: "linkdir", Dir: "linkdir"},
+		Stack{Dir: "linkvar", VarFiles: []string{"prod.tfvars"}},
+		Stack{Name: "dotdotvar", Dir: "ok", VarFiles: []string{"../../outside/secret.tfvars"}},
+		Stack{Dir: "linkfile"},
 	)
 	res := w.check(l)
 	for name, want := range map[string]string{
@@ -105,11 +104,11 @@ func TestInfraStacksStayInRepo(t *testing.T) {
 // cache is not safe for concurrent installs, and driftd serializes init.
 func TestInfraConcurrentInitFreshCache(t *testing.T) {
 	w := newWorld(t)
-	var stacks []config.Stack
+	var stacks []Stack
 	for i := range 4 {
 		name := fmt.Sprintf("s%d", i)
 		w.stack(name, map[string]string{"main.tf": strings.ReplaceAll(motdStack, "${var.reality}/", "${var.reality}/"+name+"-")})
-		stacks = append(stacks, config.Stack{Dir: name})
+		stacks = append(stacks, Stack{Dir: name})
 	}
 	start := time.Now()
 	for run := range 20 {

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
 	"github.com/driftd/driftd/pkg/ignore"
 	"github.com/driftd/driftd/pkg/repofs"
@@ -19,7 +18,7 @@ import (
 
 // Layer checks Terraform stacks.
 type Layer struct {
-	cfg     config.Infra
+	cfg     Config
 	workDir string
 	logger  *slog.Logger
 	// initSem holds one slot: inits of this layer run one at a time.
@@ -29,17 +28,17 @@ type Layer struct {
 	denyEnv []string
 	// ignore are the ignore rules; this layer applies their attribute
 	// paths.
-	ignore []config.IgnoreRule
+	ignore []ignore.Rule
 }
 
 // SetIgnore hands the layer the ignore rules, whose attribute paths it
 // applies within resources; the engine applies the rest.
-func (l *Layer) SetIgnore(rules []config.IgnoreRule) { l.ignore = rules }
+func (l *Layer) SetIgnore(rules []ignore.Rule) { l.ignore = rules }
 
 // New returns the infra layer. workDir holds driftd's own Terraform data
 // (TF_DATA_DIR per stack, plan files, the shared plugin cache), so that the
 // checkout is never written to.
-func New(cfg config.Infra, workDir string, logger *slog.Logger) *Layer {
+func New(cfg Config, workDir string, logger *slog.Logger) *Layer {
 	if cfg.PluginCacheDir == "" {
 		cfg.PluginCacheDir = filepath.Join(workDir, "plugin-cache")
 	}
@@ -92,7 +91,7 @@ type source struct {
 	refused map[string]error
 }
 
-func (l *Layer) checkStack(ctx context.Context, src source, st config.Stack) drift.TargetResult {
+func (l *Layer) checkStack(ctx context.Context, src source, st Stack) drift.TargetResult {
 	start := time.Now()
 	logger := l.logger.With("target", st.Name)
 	ctx, cancel := context.WithTimeout(ctx, st.Timeout.Std())
@@ -118,7 +117,7 @@ func (l *Layer) checkStack(ctx context.Context, src source, st config.Stack) dri
 
 // stackDataDir is the stack's private TF_DATA_DIR, named after the stack and
 // its directory so that renaming either starts afresh.
-func (l *Layer) stackDataDir(st config.Stack) string {
+func (l *Layer) stackDataDir(st Stack) string {
 	h := sha256.Sum256([]byte(st.Name + "\x00" + st.Dir + "\x00" + st.Workspace))
 	return filepath.Join(l.workDir, "stacks", hex.EncodeToString(h[:8]))
 }

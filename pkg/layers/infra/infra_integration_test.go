@@ -15,15 +15,15 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
+	"github.com/driftd/driftd/pkg/yamlconf"
 )
 
 func TestInfraInSyncThenDrift(t *testing.T) {
 	w := newWorld(t)
 	w.stack("net", map[string]string{"main.tf": motdStack})
 	w.apply("net")
-	l := w.layer(config.Stack{Dir: "net"})
+	l := w.layer(Stack{Dir: "net"})
 
 	res := w.check(l)["net"]
 	if res.Status != drift.StatusInSync {
@@ -57,7 +57,7 @@ resource "local_file" "extra" {
   content  = "x"
 }
 `})
-	res := w.check(w.layer(config.Stack{Dir: "app"}))["app"]
+	res := w.check(w.layer(Stack{Dir: "app"}))["app"]
 	want := []string{"pending local_file.extra", "pending local_file.motd", "pending output.greeting"}
 	if diff := cmp.Diff(want, changes(res)); diff != "" {
 		t.Fatalf("findings (-want +got):\n%s", diff)
@@ -95,7 +95,7 @@ output "password" {
 	w.stack("db", map[string]string{"main.tf": strings.Replace(stack, "%s", newSecret, 1)})
 	w.write(filepath.Join(w.reality, "db.conf"), "password=typed-by-hand\n")
 
-	l := w.layer(config.Stack{Dir: "db"})
+	l := w.layer(Stack{Dir: "db"})
 	res := w.check(l)["db"]
 	if len(res.Findings) == 0 {
 		t.Fatalf("no finding for a changed sensitive value: %+v", res)
@@ -122,7 +122,7 @@ func TestInfraBrokenStackNextToHealthy(t *testing.T) {
 	w.apply("good")
 	w.stack("broken", map[string]string{"main.tf": "resource \"local_file\" \"x\" {\n  filename = \"${var.reality}/x\"\n  content = \n}\n"})
 
-	res := w.check(w.layer(config.Stack{Dir: "good"}, config.Stack{Dir: "broken"}))
+	res := w.check(w.layer(Stack{Dir: "good"}, Stack{Dir: "broken"}))
 	if res["good"].Status != drift.StatusInSync {
 		t.Errorf("healthy stack: %s %q", res["good"].Status, res["good"].Error)
 	}
@@ -139,7 +139,7 @@ func TestInfraBrokenStackNextToHealthy(t *testing.T) {
 
 func TestInfraMissingStackDir(t *testing.T) {
 	w := newWorld(t)
-	res := w.check(w.layer(config.Stack{Dir: "nope"}))["nope"]
+	res := w.check(w.layer(Stack{Dir: "nope"}))["nope"]
 	if res.Status != drift.StatusUnknown || res.Error != "stack nope: directory nope not found in the repo" {
 		t.Errorf("status %s error %q", res.Status, res.Error)
 	}
@@ -196,13 +196,13 @@ func TestInfraPlanDoesNotWaitForStateLock(t *testing.T) {
 	}
 
 	// The default check does not take the lock, so it neither fails nor waits.
-	res := w.check(w.layer(config.Stack{Dir: "locked", Timeout: config.Duration(time.Minute)}))["locked"]
+	res := w.check(w.layer(Stack{Dir: "locked", Timeout: yamlconf.Duration(time.Minute)}))["locked"]
 	if res.Status != drift.StatusInSync {
 		t.Errorf("plan during a locked apply: status %s, error %q", res.Status, res.Error)
 	}
 
 	// With lock: true the check fails at once and says why, as documented.
-	l := w.layer(config.Stack{Dir: "locked", Timeout: config.Duration(time.Minute)})
+	l := w.layer(Stack{Dir: "locked", Timeout: yamlconf.Duration(time.Minute)})
 	l.cfg.Lock = true
 	res = w.check(l)["locked"]
 	if res.Status != drift.StatusUnknown || !strings.Contains(res.Error, "Error acquiring the state lock") {
@@ -217,8 +217,8 @@ func TestInfraTimeoutKillsTerraform(t *testing.T) {
 	w.stack("fast", map[string]string{"main.tf": motdStack})
 	w.apply("fast")
 	l := w.layer(
-		config.Stack{Dir: "slow", Timeout: config.Duration(3 * time.Second)},
-		config.Stack{Dir: "fast"},
+		Stack{Dir: "slow", Timeout: yamlconf.Duration(3 * time.Second)},
+		Stack{Dir: "fast"},
 	)
 	l.cfg.Stacks[0].VarFiles = []string{"gate.tfvars"}
 	w.write(filepath.Join(w.repo, "slow", "gate.tfvars"), "gate = true\n")
@@ -288,7 +288,7 @@ func TestInfraInitSkippedUntilNeeded(t *testing.T) {
 	w.write(filepath.Join(mod, "inner", "main.tf"), "variable \"dir\" {}\nresource \"local_file\" \"i\" {\n  filename = \"${var.dir}/i\"\n  content  = \"i\"\n}\n")
 	w.stack("svc", map[string]string{"main.tf": "module \"motd\" {\n  source = \"../modules/motd\"\n  dir    = var.reality\n}\n"})
 	w.apply("svc")
-	l := w.layer(config.Stack{Dir: "svc"})
+	l := w.layer(Stack{Dir: "svc"})
 	if r := w.check(l)["svc"]; r.Status != drift.StatusInSync {
 		t.Fatalf("first check: %s %q %v", r.Status, r.Error, changes(r))
 	}

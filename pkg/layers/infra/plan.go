@@ -14,7 +14,6 @@ import (
 	"github.com/hashicorp/terraform-exec/tfexec"
 	tfjson "github.com/hashicorp/terraform-json"
 
-	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/repofs"
 )
 
@@ -25,7 +24,7 @@ const interruptGrace = 5 * time.Second
 // plan runs init, plan -out and show -json for one stack. When ctx ends
 // first, terraform is interrupted, then killed, and any provider process it
 // leaves behind is killed too.
-func (l *Layer) plan(ctx context.Context, src source, st config.Stack) (*tfjson.Plan, error) {
+func (l *Layer) plan(ctx context.Context, src source, st Stack) (*tfjson.Plan, error) {
 	rel, err := repofs.Clean(st.Dir)
 	if err == nil {
 		err = src.rfs.Dir(rel)
@@ -157,7 +156,7 @@ func (l *Layer) plan(ctx context.Context, src source, st config.Stack) (*tfjson.
 // the process environment only what terraform needs and pass_env allows
 // (see buildEnv), then the layer's and the stack's settings, then driftd's
 // own, which keep terraform's files out of the checkout.
-func (l *Layer) env(st config.Stack, dataDir string) map[string]string {
+func (l *Layer) env(st Stack, dataDir string) map[string]string {
 	env := buildEnv(os.Environ(), l.cfg.PassEnv, l.denyEnv, l.cfg.Env, st.Env, map[string]string{
 		"TF_DATA_DIR":         dataDir,
 		"TF_PLUGIN_CACHE_DIR": l.cfg.PluginCacheDir,

@@ -13,8 +13,8 @@ import (
 
 	"github.com/driftd/driftd/internal/drifttest"
 	"github.com/driftd/driftd/internal/testenv"
-	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
+	"github.com/driftd/driftd/pkg/yamlconf"
 )
 
 // world is a config repo of Terraform stacks whose local_file resources
@@ -108,16 +108,16 @@ func (w *world) apply(stack string) {
 	w.terraform(stack, "apply", "-auto-approve", "-input=false", "-no-color")
 }
 
-func (w *world) layer(stacks ...config.Stack) *Layer {
+func (w *world) layer(stacks ...Stack) *Layer {
 	for i := range stacks {
 		if stacks[i].Name == "" {
 			stacks[i].Name = stacks[i].Dir
 		}
 		if stacks[i].Timeout == 0 {
-			stacks[i].Timeout = config.Duration(2 * time.Minute)
+			stacks[i].Timeout = yamlconf.Duration(2 * time.Minute)
 		}
 	}
-	cfg := config.Infra{
+	cfg := Config{
 		Binary:      w.bin,
 		Parallelism: 4,
 		Env:         map[string]string{"TF_CLI_CONFIG_FILE": w.cliConfig},

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/driftd/driftd/internal/testenv"
-	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
+	"github.com/driftd/driftd/pkg/yamlconf"
 )
 
 // benchFiles are the 10 managed files of every benchmark node: 5 drop-ins
@@ -77,11 +77,11 @@ func newFleet(b *testing.B, n int) *fleet {
 			b.Fatal(err)
 		}
 	}
-	cfg := config.Node{
+	cfg := Config{
 		Inventory: "nodes/inventory.yaml", RolesDir: "nodes/roles", Transport: "ssh",
 		Scopes:      []string{"/etc/systemd/system/*.d/*.conf", "/etc/kubernetes/manifests/*.yaml"},
-		SSH:         config.NodeSSH{KeyFile: s.KeyFile, KnownHostsFile: s.KnownHosts, User: s.User},
-		Parallelism: n, Timeout: config.Duration(time.Minute),
+		SSH:         SSHConfig{KeyFile: s.KeyFile, KnownHostsFile: s.KnownHosts, User: s.User},
+		Parallelism: n, Timeout: yamlconf.Duration(time.Minute),
 	}
 	l, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {

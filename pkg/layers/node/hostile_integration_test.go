@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
+	"github.com/driftd/driftd/pkg/yamlconf"
 )
 
 // sparse makes a file of size bytes on a node without using the disk: a
@@ -107,7 +107,7 @@ func TestHostileNodesBounded(t *testing.T) {
 	}
 	sparse(t, c, 1, big, 1<<40)
 	c.cfg.MaxNodeSize = 1 << 50
-	c.cfg.Timeout = config.Duration(2 * time.Second)
+	c.cfg.Timeout = yamlconf.Duration(2 * time.Second)
 	start := time.Now()
 	grew = allocated(func() { res = c.check() })
 	took := time.Since(start)

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
+	"github.com/driftd/driftd/pkg/yamlconf"
 )
 
 // stream builds fetch output: the header, then a tar stream of entries.
@@ -260,8 +260,8 @@ func TestNodeDurationAndLocal(t *testing.T) {
 		"etc/systemd/system/k.service.d/a.conf":     "changed\n",
 		"etc/systemd/system/k.service.d/debug.conf": "Environment=DB_PASSWORD=TOP-SECRET\n",
 	})
-	l, err := New(config.Node{Inventory: "nodes/inventory.yaml", RolesDir: "nodes/roles", Scopes: defaultScopes,
-		Transport: "local", LocalRoot: host, LocalNode: "n1", Parallelism: 1, Timeout: config.Duration(time.Minute),
+	l, err := New(Config{Inventory: "nodes/inventory.yaml", RolesDir: "nodes/roles", Scopes: defaultScopes,
+		Transport: "local", LocalRoot: host, LocalNode: "n1", Parallelism: 1, Timeout: yamlconf.Duration(time.Minute),
 		UnmanagedContent: "hash"}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

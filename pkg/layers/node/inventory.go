@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"regexp"
 
-	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/repofs"
+	"github.com/driftd/driftd/pkg/yamlconf"
 )
 
 // Inventory lists the nodes, as kept in the repo.
@@ -51,7 +51,7 @@ func LoadInventory(rfs *repofs.FS, name string) (*Inventory, error) {
 		return nil, fmt.Errorf("read inventory: %w", err)
 	}
 	var inv Inventory
-	if err := config.DecodeStrict(name, b, &inv); err != nil {
+	if err := yamlconf.DecodeStrict(name, b, &inv); err != nil {
 		return nil, errors.New(hideValues(err.Error()))
 	}
 	seen := map[string]bool{}

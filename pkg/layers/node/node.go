@@ -7,14 +7,13 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
 	"github.com/driftd/driftd/pkg/repofs"
 )
 
 // Layer checks nodes.
 type Layer struct {
-	cfg       config.Node
+	cfg       Config
 	transport Transport
 	logger    *slog.Logger
 }
@@ -22,7 +21,7 @@ type Layer struct {
 // New returns the node layer with its transport, whose credentials are
 // loaded now, so that a bad setting fails at start rather than at the
 // first check.
-func New(cfg config.Node, logger *slog.Logger) (*Layer, error) {
+func New(cfg Config, logger *slog.Logger) (*Layer, error) {
 	t, err := newTransport(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("node layer: %w", err)

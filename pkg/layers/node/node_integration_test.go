@@ -16,8 +16,8 @@ import (
 
 	"github.com/driftd/driftd/internal/drifttest"
 	"github.com/driftd/driftd/internal/testenv"
-	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
+	"github.com/driftd/driftd/pkg/yamlconf"
 )
 
 const (
@@ -38,7 +38,7 @@ type cluster struct {
 	t    *testing.T
 	repo string
 	sshd *testenv.SSHD
-	cfg  config.Node
+	cfg  Config
 }
 
 func newCluster(t *testing.T) *cluster {
@@ -73,14 +73,14 @@ func newCluster(t *testing.T) *cluster {
 		"nodes/roles/base" + flagsPath:             "[Service]\nEnvironment=\"KUBELET_EXTRA_ARGS=--node-ip={{ .Vars.node_ip }} --max-pods={{ .Vars.max_pods }}\"\n",
 		"nodes/roles/control-plane" + manifestPath: strings.Replace(manifest("X"), "X", "{{ .Node.Address }}", 1),
 	})
-	cfg := config.Node{
+	cfg := Config{
 		Inventory:   "nodes/inventory.yaml",
 		RolesDir:    "nodes/roles",
 		Scopes:      []string{"/etc/systemd/system/*.d/*.conf", "/etc/kubernetes/manifests/*.yaml"},
 		Transport:   "ssh",
-		SSH:         config.NodeSSH{KeyFile: s.KeyFile, KnownHostsFile: s.KnownHosts, User: s.User},
+		SSH:         SSHConfig{KeyFile: s.KeyFile, KnownHostsFile: s.KnownHosts, User: s.User},
 		Parallelism: 8,
-		Timeout:     config.Duration(10 * time.Second),
+		Timeout:     yamlconf.Duration(10 * time.Second),
 	}
 	return &cluster{t: t, repo: repo, sshd: s, cfg: cfg}
 }
@@ -241,11 +241,11 @@ func TestNodeThroughJumpHost(t *testing.T) {
 			bastion.Addr, b.Port, private.Addr, b.Port),
 		"nodes/roles/etcd/etc/kubernetes/manifests/etcd.yaml": "kind: Pod\n",
 	})
-	cfg := config.Node{
+	cfg := Config{
 		Inventory: "nodes/inventory.yaml", RolesDir: "nodes/roles", Transport: "ssh",
 		Scopes:      []string{"/etc/kubernetes/manifests/*.yaml"},
-		SSH:         config.NodeSSH{KeyFile: b.KeyFile, KnownHostsFile: b.KnownHosts, User: b.User},
-		Parallelism: 2, Timeout: config.Duration(10 * time.Second),
+		SSH:         SSHConfig{KeyFile: b.KeyFile, KnownHostsFile: b.KnownHosts, User: b.User},
+		Parallelism: 2, Timeout: yamlconf.Duration(10 * time.Second),
 	}
 	l, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {

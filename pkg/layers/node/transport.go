@@ -6,8 +6,6 @@ import (
 	"io"
 	"os"
 	"slices"
-
-	"github.com/driftd/driftd/pkg/config"
 )
 
 // Transport reads from nodes what a Request asks for. Adding a transport is
@@ -22,7 +20,7 @@ type Transport interface {
 
 // newTransport builds the configured transport, loading its credentials
 // now so that a bad setting fails at start rather than at the first check.
-func newTransport(cfg config.Node) (Transport, error) {
+func newTransport(cfg Config) (Transport, error) {
 	switch cfg.Transport {
 	case "local":
 		node := cfg.LocalNode
