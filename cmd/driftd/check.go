@@ -103,10 +103,8 @@ func isTerminal(w io.Writer) bool {
 // selectLayers filters the enabled layers by --layer.
 func selectLayers(enabled []drift.LayerName, only []string) ([]drift.LayerName, error) {
 	for _, o := range only {
-		switch drift.LayerName(o) {
-		case drift.LayerInfra, drift.LayerNode, drift.LayerApp:
-		default:
-			return nil, fmt.Errorf("--layer: unknown layer %q: use infra, node or app", o)
+		if !drift.LayerName(o).Known() {
+			return nil, fmt.Errorf("--layer: unknown layer %q: use %s", o, drift.LayerNames())
 		}
 		if !slices.Contains(enabled, drift.LayerName(o)) {
 			return nil, fmt.Errorf("--layer %s: that layer is not enabled in the config", o)

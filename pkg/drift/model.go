@@ -2,6 +2,8 @@ package drift
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -14,6 +16,23 @@ const (
 	LayerNode  LayerName = "node"
 	LayerApp   LayerName = "app"
 )
+
+// Layers returns every layer driftd knows, in the order reports list them.
+// Adding a layer starts here.
+func Layers() []LayerName { return []LayerName{LayerInfra, LayerNode, LayerApp} }
+
+// Known reports whether l is a layer driftd knows.
+func (l LayerName) Known() bool { return slices.Contains(Layers(), l) }
+
+// LayerNames lists the layers for messages: "infra, node or app".
+func LayerNames() string {
+	ls := Layers()
+	names := make([]string, len(ls))
+	for i, l := range ls {
+		names[i] = string(l)
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
 
 // Change says how one object differs between Git and reality.
 type Change string

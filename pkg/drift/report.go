@@ -88,16 +88,10 @@ func (r *Report) Normalize() {
 }
 
 func layerOrder(l LayerName) int {
-	switch l {
-	case LayerInfra:
-		return 0
-	case LayerNode:
-		return 1
-	case LayerApp:
-		return 2
-	default:
-		return 3
+	if i := slices.Index(Layers(), l); i >= 0 {
+		return i
 	}
+	return len(Layers())
 }
 
 // Normalize computes the layer's status and sorts its targets.

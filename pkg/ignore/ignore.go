@@ -50,10 +50,8 @@ type Rule struct {
 func (r Rule) Validate() []yamlconf.FieldError {
 	var errs []yamlconf.FieldError
 	add := func(msg string, path ...string) { errs = append(errs, yamlconf.FieldError{Path: path, Msg: msg}) }
-	switch r.Layer {
-	case "", drift.LayerInfra, drift.LayerNode, drift.LayerApp:
-	default:
-		add(fmt.Sprintf("unknown layer %q: use infra, node or app", r.Layer), "layer")
+	if r.Layer != "" && !r.Layer.Known() {
+		add(fmt.Sprintf("unknown layer %q: use %s", r.Layer, drift.LayerNames()), "layer")
 	}
 	for _, g := range []struct{ key, v string }{{"target", r.Target}, {"object", r.Object}, {"name", r.Name}} {
 		if _, err := path.Match(g.v, ""); err != nil {
