@@ -26,10 +26,11 @@ test-integration: testenv ## every test, integration tests included, without lin
 testenv: ## install and build everything the tests need (idempotent, cached outside the repo)
 	testenv/install.sh
 
-lint: ## gofmt and go vet, with and without the integration tag
+lint: testenv ## gofmt, go vet and golangci-lint (.golangci.yml), with and without the integration tag
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./...
+	eval "$$(testenv/env.sh)" && "$$GOLANGCI_LINT" run ./...
 
 demo: build testenv ## run driftd end to end on the built-in demo environment
 	$(TESTENV) && demo/run.sh

@@ -3,7 +3,7 @@
 # Debian packages, and Go-built binaries cached under $DRIFTD_CACHE (outside
 # the git tree, keyed by version), so a warm machine skips all the work.
 #
-#   testenv/install.sh [COMPONENT...]     components: packages terraform kube bench
+#   testenv/install.sh [COMPONENT...]     components: packages terraform kube lint bench
 #                                         (default: all but bench)
 #
 # It prints nothing but progress; testenv/env.sh prints the resulting paths.
@@ -94,12 +94,22 @@ kube() {
 	rm -rf "$bin" && mv "$bin.tmp" "$bin"
 }
 
+lint() {
+	local bin
+	bin=$(dirname "$GOLANGCI_LINT_BIN")
+	if [ ! -x "$GOLANGCI_LINT_BIN" ]; then
+		log "building golangci-lint $GOLANGCI_LINT_VERSION (about 2 minutes cold)"
+		go_install "$bin.tmp" "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v$GOLANGCI_LINT_VERSION"
+		rm -rf "$bin" && mv "$bin.tmp" "$bin"
+	fi
+}
+
 components=("$@")
-[ ${#components[@]} -eq 0 ] && components=(packages terraform kube)
+[ ${#components[@]} -eq 0 ] && components=(packages terraform kube lint)
 mkdir -p "$DRIFTD_CACHE"
 for c in "${components[@]}"; do
 	case $c in
-	packages | terraform | kube | bench) "$c" ;;
+	packages | terraform | kube | lint | bench) "$c" ;;
 	*) die "unknown component $c" ;;
 	esac
 done

@@ -14,3 +14,6 @@ TERRAFORM_BIN=$DRIFTD_CACHE/bin/terraform-$TERRAFORM_VERSION/terraform
 KUBE_VERSION=1.37.1
 ETCD_VERSION=3.7.0
 KUBE_BIN=$DRIFTD_CACHE/bin/kube-$KUBE_VERSION-etcd-$ETCD_VERSION
+# golangci-lint runs in make lint (errorlint, sloglint, staticcheck, ...).
+GOLANGCI_LINT_VERSION=2.15.0
+GOLANGCI_LINT_BIN=$DRIFTD_CACHE/bin/golangci-lint-$GOLANGCI_LINT_VERSION/golangci-lint

@@ -62,7 +62,7 @@ func newTestDaemon(t *testing.T, c Checker, secret string) (*Daemon, *prometheus
 	d := New(Options{
 		Checker: c, Schedule: sched, Listen: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second,
 		WebhookSecret: []byte(secret), Registry: reg, Metrics: report.NewMetrics(reg, false),
-		Version: "test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Version: "test", Logger: slog.New(slog.DiscardHandler),
 	})
 	return d, reg
 }
@@ -131,6 +131,9 @@ func TestHTTP(t *testing.T) {
 		t.Errorf("/api/v1/report: %d %v %q", code, err, body)
 	}
 	code, body = get("/")
+	if code != 200 {
+		t.Errorf("status page: %d", code)
+	}
 	for _, want := range []string{`id="overall">drifted`, `data-target="net" data-status="drifted"`, `<span class="del">-a</span>`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("status page lacks %q", want)

@@ -51,7 +51,7 @@ func newVerifier(h http.Header, secret []byte, now time.Time) (*verifier, error)
 	if sig := h.Get("X-Hub-Signature-256"); sig != "" {
 		got, ok := strings.CutPrefix(sig, "sha256=")
 		if !ok {
-			return nil, fmt.Errorf("%w: X-Hub-Signature-256: not sha256=...", errBadSignature)
+			return nil, fmt.Errorf("%w: X-Hub-Signature-256 is not of the form sha256=HEX", errBadSignature)
 		}
 		gotB, err := hex.DecodeString(got)
 		if err != nil {

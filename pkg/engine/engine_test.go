@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"testing"
 
@@ -38,7 +37,7 @@ func (f *fakeLayer) Check(_ context.Context, s drift.Snapshot) ([]drift.TargetRe
 	return f.targets, f.err
 }
 
-func logger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func logger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func TestRun(t *testing.T) {
 	synced := fakeSource{snap: drift.Snapshot{Dir: "/x", Revision: "abc"}, status: drift.SourceStatus{Synced: true}}

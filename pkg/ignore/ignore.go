@@ -139,7 +139,7 @@ func matches(r Rule, layer drift.LayerName, target string, o Object) bool {
 	if !glob(r.Target, target) {
 		return false
 	}
-	if r.Object != "" && !glob(r.Object, o.ID) && !(o.Kind != "" && glob(r.Object, o.Kind+"/"+o.Name)) {
+	if r.Object != "" && !glob(r.Object, o.ID) && (o.Kind == "" || !glob(r.Object, o.Kind+"/"+o.Name)) {
 		return false
 	}
 	if r.Kind != "" && r.Kind != o.Kind {

@@ -100,7 +100,7 @@ func Clean(name string) (string, error) {
 // no slash.
 func Name(name string) error {
 	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) || strings.ContainsRune(name, 0) {
-		return fmt.Errorf("%s: must be a plain name, without / or ..", Quote(name))
+		return fmt.Errorf("%s: must be a plain name (no slash, neither . nor ..)", Quote(name))
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package source
 
 import (
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -75,7 +74,7 @@ func repoConfig(t *testing.T, url string) config.Repo {
 	}
 }
 
-func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func readFile(t *testing.T, path string) string {
 	t.Helper()

@@ -5,7 +5,6 @@ package app
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -78,7 +77,7 @@ func (c *cluster) kubectl(args ...string) string {
 
 func (c *cluster) layer(ignore ...ignore.Rule) *Layer {
 	c.t.Helper()
-	l, err := New(c.cfg, ignore, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	l, err := New(c.cfg, ignore, slog.New(slog.DiscardHandler))
 	if err != nil {
 		c.t.Fatal(err)
 	}

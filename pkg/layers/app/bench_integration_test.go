@@ -88,7 +88,7 @@ stringData: {token: "token-%[2]d"}
 func benchLayer(b *testing.B, k *testenv.Kube) *Layer {
 	l, err := New(Config{Paths: []string{"apps"}, Kubeconfig: k.Kubeconfig, DefaultNamespace: "default",
 		QPS: 500, Burst: 1000, Parallelism: 8, Timeout: yamlconf.Duration(5 * time.Minute)}, nil,
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
+		slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)
 	}

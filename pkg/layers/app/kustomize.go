@@ -71,7 +71,8 @@ func checkLocal(rfs *repofs.FS, dir string, seen map[string]bool) error {
 	}
 	var errs []error
 	// Entries kustomize opens as a directory (New) or a file (Load).
-	for field, refs := range map[string][]string{"resources": k.Resources, "bases": k.Bases, "components": k.Components} {
+	// Deprecated fields are checked too: kustomize still honours them.
+	for field, refs := range map[string][]string{"resources": k.Resources, "bases": k.Bases, "components": k.Components} { //nolint:staticcheck // see above
 		for _, r := range refs {
 			if err := checkRef(rfs, dir, r, seen); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %s entry %s: %w", kf, field, repofs.Quote(r), err))
@@ -83,13 +84,13 @@ func checkLocal(rfs *repofs.FS, dir string, seen map[string]bool) error {
 		"crds": k.Crds, "configurations": k.Configurations,
 		"generators": k.Generators, "transformers": k.Transformers, "validators": k.Validators,
 	}
-	for _, p := range k.PatchesStrategicMerge {
+	for _, p := range k.PatchesStrategicMerge { //nolint:staticcheck // deprecated, still honoured
 		files["patchesStrategicMerge"] = append(files["patchesStrategicMerge"], string(p))
 	}
 	for _, p := range k.Patches {
 		files["patches"] = append(files["patches"], p.Path)
 	}
-	for _, p := range k.PatchesJson6902 {
+	for _, p := range k.PatchesJson6902 { //nolint:staticcheck // deprecated, still honoured
 		files["patchesJson6902"] = append(files["patchesJson6902"], p.Path)
 	}
 	for _, r := range k.Replacements {

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -38,7 +37,7 @@ current-context: c
 	repo := writeTree(t, files)
 	cfg := Config{Paths: []string{"apps"}, Kubeconfig: kubeconfig, DefaultNamespace: "default",
 		QPS: 500, Burst: 1000, Parallelism: 8, Timeout: yamlconf.Duration(time.Minute)}
-	l, err := New(cfg, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	l, err := New(cfg, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

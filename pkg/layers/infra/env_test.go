@@ -1,7 +1,6 @@
 package infra
 
 import (
-	"io"
 	"log/slog"
 	"testing"
 )
@@ -21,7 +20,7 @@ func TestEnvOnlyWhatTerraformNeeds(t *testing.T) {
 		{"pass everything", []string{"*"}, []string{"DATABASE_PASSWORD"}, []string{"GIT_TOKEN"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := New(Config{PassEnv: tc.pass, Env: map[string]string{"FROM_LAYER": "1"}}, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+			l := New(Config{PassEnv: tc.pass, Env: map[string]string{"FROM_LAYER": "1"}}, t.TempDir(), slog.New(slog.DiscardHandler))
 			l.DenyEnv("GIT_TOKEN")
 			env := l.env(Stack{Env: map[string]string{"FROM_STACK": "1"}}, "/data")
 			for _, k := range append(tc.want, "FROM_LAYER", "FROM_STACK", "TF_DATA_DIR") {

@@ -2,7 +2,6 @@ package infra
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -123,7 +122,7 @@ func (w *world) layer(stacks ...Stack) *Layer {
 		Env:         map[string]string{"TF_CLI_CONFIG_FILE": w.cliConfig},
 		Stacks:      stacks,
 	}
-	return New(cfg, w.cacheDir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return New(cfg, w.cacheDir, slog.New(slog.DiscardHandler))
 }
 
 func (w *world) check(l *Layer) map[string]drift.TargetResult {

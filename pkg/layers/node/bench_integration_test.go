@@ -4,7 +4,6 @@ package node
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -83,7 +82,7 @@ func newFleet(b *testing.B, n int) *fleet {
 		SSH:         SSHConfig{KeyFile: s.KeyFile, KnownHostsFile: s.KnownHosts, User: s.User},
 		Parallelism: n, Timeout: yamlconf.Duration(time.Minute),
 	}
-	l, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	l, err := New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -4,7 +4,6 @@ package node
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -87,7 +86,7 @@ func newCluster(t *testing.T) *cluster {
 
 func (c *cluster) check() map[string]drift.TargetResult {
 	c.t.Helper()
-	l, err := New(c.cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	l, err := New(c.cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -247,7 +246,7 @@ func TestNodeThroughJumpHost(t *testing.T) {
 		SSH:         SSHConfig{KeyFile: b.KeyFile, KnownHostsFile: b.KnownHosts, User: b.User},
 		Parallelism: 2, Timeout: yamlconf.Duration(10 * time.Second),
 	}
-	l, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	l, err := New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -147,7 +147,7 @@ func (c *SSHClient) Run(ctx context.Context, h Endpoint, jump *Endpoint, cmd str
 		// Stop the node's side at once rather than wait for it.
 		client.Close()
 		if ctx.Err() != nil {
-			return fmt.Errorf("%w (while reading: %v)", ctx.Err(), err)
+			return fmt.Errorf("%w (while reading: %w)", ctx.Err(), err)
 		}
 		return err
 	}
