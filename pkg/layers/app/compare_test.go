@@ -82,4 +82,3 @@ func TestCompareGolden(t *testing.T) {
 		})
 	}
 }
-
