@@ -105,4 +105,19 @@ func TestIgnoreApp(t *testing.T) {
 	write(t, filepath.Join(repo, "apps/cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: ign}\ndata: {mode: production}\n")
 	layer := fmt.Sprintf("layers:\n  app:\n    paths: [apps]\n    kubeconfig: %s", k.Kubeconfig)
 	ignoreCase(t, repo, layer, "layer: app, object: ConfigMap/settings", "core/ConfigMap/ign/settings")
+
+	// A field set by kubectl patch is drift, unless a rule sets aside
+	// what that field manager owns (as the real API server records it).
+	kubectl("", "patch", "-n", "ign", "configmap", "settings", "--type=merge", "-p", `{"data":{"extra":"1"}}`)
+	write(t, filepath.Join(repo, "apps/cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: ign}\ndata: {mode: debug}\n")
+	cfg := filepath.Join(t.TempDir(), "driftd.yaml")
+	base := fmt.Sprintf("repo: {url: file:///nonexistent}\ncache_dir: %s\n%s\n", filepath.Join(filepath.Dir(cfg), "cache"), layer)
+	write(t, cfg, base)
+	if code, out := checkRun(t, "-c", cfg, "--repo", repo); code != 2 || !strings.Contains(out, "+  extra:") {
+		t.Errorf("a field added by kubectl patch: exit %d, want 2 with the field:\n%s", code, out)
+	}
+	write(t, cfg, base+"ignore:\n  - {layer: app, kind: ConfigMap, managers: [kubectl-patch], reason: hand fixes under review}\n")
+	if code, out := checkRun(t, "-c", cfg, "--repo", repo); code != 0 {
+		t.Errorf("with kubectl-patch's fields set aside: exit %d, want 0:\n%s", code, out)
+	}
 }

@@ -37,6 +37,12 @@ type Rule struct {
 	// 6901) for app objects, attribute paths (/tags/owner) for Terraform
 	// resources. The node layer compares whole files and has none.
 	Paths []string `yaml:"paths"`
+	// Managers are field managers (globs, as recorded in the live
+	// object's metadata.managedFields: kube-controller-manager,
+	// argocd-controller, ...) whose fields the rule sets aside within
+	// matching app objects, wherever they are: an HPA's replicas, a
+	// webhook's injected CA bundle.
+	Managers []string `yaml:"managers"`
 	// Reason says why, for the report.
 	Reason string `yaml:"reason"`
 	// Expires is the last day (YYYY-MM-DD) the rule applies; after it the
@@ -61,6 +67,14 @@ func (r Rule) Validate() []yamlconf.FieldError {
 	for j, p := range r.Paths {
 		if !strings.HasPrefix(p, "/") {
 			add(fmt.Sprintf("%q is not a JSON Pointer: it must start with /", p), "paths", strconv.Itoa(j))
+		}
+	}
+	if len(r.Managers) > 0 && r.Layer != "" && r.Layer != drift.LayerApp {
+		add("only the app layer has field managers", "managers")
+	}
+	for j, m := range r.Managers {
+		if _, err := path.Match(m, ""); err != nil {
+			add(fmt.Sprintf("%q is not a valid glob: %v", m, err), "managers", strconv.Itoa(j))
 		}
 	}
 	if r.Layer == drift.LayerNode {
@@ -169,11 +183,23 @@ func (s *Set) Paths(layer drift.LayerName, target string, o Object) []string {
 	return out
 }
 
+// Managers returns the field managers whose fields active rules set aside
+// within object o of target.
+func (s *Set) Managers(layer drift.LayerName, target string, o Object) []string {
+	var out []string
+	for _, r := range s.rules {
+		if len(r.Managers) > 0 && s.active(r) && matches(r, layer, target, o) {
+			out = append(out, r.Managers...)
+		}
+	}
+	return out
+}
+
 // Whole returns the first active rule without paths that silences object
 // o of target, and a description of it for the report.
 func (s *Set) Whole(layer drift.LayerName, target string, o Object) (string, bool) {
 	for i, r := range s.rules {
-		if len(r.Paths) == 0 && s.active(r) && matches(r, layer, target, o) {
+		if len(r.Paths) == 0 && len(r.Managers) == 0 && s.active(r) && matches(r, layer, target, o) {
 			return describe(i, r), true
 		}
 	}

@@ -2,6 +2,7 @@ package ignore
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,5 +80,27 @@ func TestApplyOnEveryLayer(t *testing.T) {
 	}
 	if p := New(rules, now).Paths(drift.LayerApp, "shop", ObjectOf(drift.LayerApp, "core/Service/shop/web-1")); !slices.Equal(p, []string{"/spec/ports"}) {
 		t.Errorf("paths %v", p)
+	}
+}
+
+func TestValidateRulesThatCannotMatch(t *testing.T) {
+	for _, tc := range []struct {
+		rule Rule
+		want string
+	}{
+		{Rule{Layer: "terraform"}, `unknown layer "terraform"`},
+		{Rule{Layer: drift.LayerNode, Kind: "Deployment"}, "the node layer has no kind"},
+		{Rule{Layer: drift.LayerNode, Paths: []string{"/a"}}, "has no paths"},
+		{Rule{Layer: drift.LayerInfra, Managers: []string{"kubectl-edit"}}, "only the app layer has field managers"},
+		{Rule{Object: "[x"}, "not a valid glob"},
+		{Rule{Paths: []string{"spec.replicas"}}, "not a JSON Pointer"},
+	} {
+		errs := tc.rule.Validate()
+		if len(errs) != 1 || !strings.Contains(errs[0].Msg, tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.rule, errs, tc.want)
+		}
+	}
+	if errs := (Rule{Layer: drift.LayerApp, Managers: []string{"kube-controller-manager"}}).Validate(); len(errs) != 0 {
+		t.Errorf("a valid rule: %v", errs)
 	}
 }

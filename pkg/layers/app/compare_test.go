@@ -56,6 +56,7 @@ func TestCompareGolden(t *testing.T) {
 				removePointer(g, p)
 				removePointer(lv, p)
 			}
+			dropOwned(lv, []map[string]any{g}, managedFields(live, l.ignoredManagers(git)))
 			got := ""
 			if !reflect.DeepEqual(g, lv) {
 				got = yamlDiff(ID(git), g, lv)

@@ -20,3 +20,13 @@ func (l *Layer) ignoredPaths(u *unstructured.Unstructured) []string {
 	}
 	return ignore.New(l.ignore, time.Now()).Paths(drift.LayerApp, target, ignore.ObjectOf(drift.LayerApp, ID(u)))
 }
+
+// ignoredManagers returns the field managers whose fields active rules set
+// aside within u.
+func (l *Layer) ignoredManagers(u *unstructured.Unstructured) []string {
+	target := u.GetNamespace()
+	if target == "" {
+		target = ClusterTarget
+	}
+	return ignore.New(l.ignore, time.Now()).Managers(drift.LayerApp, target, ignore.ObjectOf(drift.LayerApp, ID(u)))
+}

@@ -184,6 +184,10 @@ func (l *Layer) compareOne(ctx context.Context, d desired, live *unstructured.Un
 		removePointer(git, p)
 		removePointer(lv, p)
 	}
+	// Fields that ignored field managers own (an HPA's replicas, an
+	// injected sidecar) are set aside on both sides.
+	owned := managedFields(live, l.ignoredManagers(d.obj))
+	dropOwned(lv, []map[string]any{git}, owned)
 	if reflect.DeepEqual(git, lv) {
 		return nil, nil, nil
 	}
@@ -208,6 +212,9 @@ func (l *Layer) compareOne(ctx context.Context, d desired, live *unstructured.Un
 	want = copyMap(want)
 	for _, p := range paths {
 		removePointer(want, p)
+	}
+	if len(owned) > 0 {
+		dropOwned(normalize(live, l.secretKey), []map[string]any{want}, owned)
 	}
 	if reflect.DeepEqual(want, lv) {
 		return nil, &key, nil

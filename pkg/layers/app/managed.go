@@ -1,0 +1,198 @@
+package app
+
+import (
+	"encoding/json"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// owned is a part of a live object that an ignored field manager owns: a
+// field (removed from both sides by pointer), or a whole list item (key
+// set), removed from the live list and, matched by its key, from Git's.
+type owned struct {
+	ptr string
+	key map[string]any
+}
+
+// managedFields returns the parts of live that the given field managers
+// (globs) own, read from metadata.managedFields: map fields (f:) by
+// pointer, list items keyed by fields (k:{...}) that the manager created
+// (".") as whole items, other items (i:N) by index, and set members (v:)
+// as their whole list.
+func managedFields(live *unstructured.Unstructured, managers []string) []owned {
+	if len(managers) == 0 {
+		return nil
+	}
+	var out []owned
+	for _, mf := range live.GetManagedFields() {
+		if !matchAny(managers, mf.Manager) || mf.FieldsV1 == nil {
+			continue
+		}
+		var fields map[string]any
+		if err := json.Unmarshal(mf.FieldsV1.GetRawBytes(), &fields); err != nil {
+			continue
+		}
+		walkFields(fields, live.Object, "", &out)
+	}
+	return out
+}
+
+func matchAny(globs []string, s string) bool {
+	for _, g := range globs {
+		if ok, _ := path.Match(g, s); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// walkFields collects what fieldsV1 tree fs owns, resolved against the
+// live value at ptr.
+func walkFields(fs map[string]any, live any, ptr string, out *[]owned) {
+	leaf := true
+	for k, sub := range fs {
+		if k == "." {
+			continue
+		}
+		leaf = false
+		child, _ := sub.(map[string]any)
+		switch {
+		case strings.HasPrefix(k, "f:"):
+			name := k[2:]
+			m, _ := live.(map[string]any)
+			walkFields(child, m[name], ptr+"/"+escapePointer(name), out)
+		case strings.HasPrefix(k, "k:"):
+			var key map[string]any
+			if json.Unmarshal([]byte(k[2:]), &key) != nil {
+				continue
+			}
+			list, _ := live.([]any)
+			for i, item := range list {
+				m, ok := item.(map[string]any)
+				if !ok || !keyMatches(m, key) {
+					continue
+				}
+				p := ptr + "/" + strconv.Itoa(i)
+				if _, created := child["."]; created {
+					*out = append(*out, owned{ptr: p, key: key})
+				} else {
+					walkFields(child, item, p, out)
+				}
+			}
+		case strings.HasPrefix(k, "i:"):
+			i, err := strconv.Atoi(k[2:])
+			list, _ := live.([]any)
+			if err == nil && i < len(list) {
+				walkFields(child, list[i], ptr+"/"+strconv.Itoa(i), out)
+			}
+		case strings.HasPrefix(k, "v:"):
+			*out = append(*out, owned{ptr: ptr})
+		}
+	}
+	if leaf && ptr != "" {
+		*out = append(*out, owned{ptr: ptr})
+	}
+}
+
+// dropOwned removes what ignored managers own from the live object and
+// from the Git-side objects (Git as written, or Git plus defaults).
+func dropOwned(live map[string]any, gitSides []map[string]any, parts []owned) {
+	// Items last index first, so that removing one keeps the others' indices.
+	slices.SortFunc(parts, func(a, b owned) int {
+		pa, ia := splitIndex(a.ptr)
+		pb, ib := splitIndex(b.ptr)
+		if c := strings.Compare(pa, pb); c != 0 {
+			return c
+		}
+		return ib - ia
+	})
+	for _, o := range parts {
+		if o.key == nil {
+			removePointer(live, o.ptr)
+			for _, g := range gitSides {
+				removePointer(g, o.ptr)
+			}
+			continue
+		}
+		parent, idx := splitIndex(o.ptr)
+		spliceAt(live, parent, func(list []any) []any {
+			if idx >= 0 && idx < len(list) {
+				return slices.Delete(list, idx, idx+1)
+			}
+			return list
+		})
+		for _, g := range gitSides {
+			spliceAt(g, parent, func(list []any) []any {
+				return slices.DeleteFunc(list, func(item any) bool {
+					m, ok := item.(map[string]any)
+					return ok && keyMatches(m, o.key)
+				})
+			})
+		}
+	}
+}
+
+// splitIndex splits a pointer into its parent and last element as an
+// index (-1 when the last element is not one).
+func splitIndex(ptr string) (string, int) {
+	i := strings.LastIndex(ptr, "/")
+	if i < 0 {
+		return ptr, -1
+	}
+	n, err := strconv.Atoi(ptr[i+1:])
+	if err != nil {
+		return ptr, -1
+	}
+	return ptr[:i], n
+}
+
+// spliceAt replaces the list at pointer ptr in m by edit(list).
+func spliceAt(m map[string]any, ptr string, edit func([]any) []any) {
+	parts := strings.Split(strings.TrimPrefix(ptr, "/"), "/")
+	var cur any = m
+	for i, p := range parts {
+		p = strings.NewReplacer("~1", "/", "~0", "~").Replace(p)
+		last := i == len(parts)-1
+		switch c := cur.(type) {
+		case map[string]any:
+			if last {
+				if list, ok := c[p].([]any); ok {
+					c[p] = edit(list)
+				}
+				return
+			}
+			cur = c[p]
+		case []any:
+			n, err := strconv.Atoi(p)
+			if err != nil || n < 0 || n >= len(c) {
+				return
+			}
+			if last {
+				if list, ok := c[n].([]any); ok {
+					c[n] = edit(list)
+				}
+				return
+			}
+			cur = c[n]
+		default:
+			return
+		}
+	}
+}
+
+func keyMatches(item, key map[string]any) bool {
+	for k, v := range key {
+		if item[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func escapePointer(s string) string {
+	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
+}
