@@ -116,3 +116,18 @@ func TestMetricsPerObject(t *testing.T) {
 		t.Errorf("per-object series without the option: %d", n)
 	}
 }
+
+func TestMetricsIgnoredObjects(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg, false)
+	tr := drifted("web", 1)
+	tr.Ignored = []drift.Finding{{Object: "a", Change: drift.ChangeChanged}, {Object: "b", Change: drift.ChangeChanged}}
+	m.Observe(rep(true, drift.LayerResult{Layer: drift.LayerApp, Targets: []drift.TargetResult{tr}}), t0)
+	want := `# HELP driftd_ignored_objects Findings of the last successful check of a target that ignore rules silenced.
+# TYPE driftd_ignored_objects gauge
+driftd_ignored_objects{layer="app",target="web"} 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "driftd_ignored_objects"); err != nil {
+		t.Error(err)
+	}
+}
