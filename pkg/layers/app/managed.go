@@ -152,34 +152,18 @@ func splitIndex(ptr string) (string, int) {
 
 // spliceAt replaces the list at pointer ptr in m by edit(list).
 func spliceAt(m map[string]any, ptr string, edit func([]any) []any) {
-	parts := strings.Split(strings.TrimPrefix(ptr, "/"), "/")
-	var cur any = m
-	for i, p := range parts {
-		p = strings.NewReplacer("~1", "/", "~0", "~").Replace(p)
-		last := i == len(parts)-1
-		switch c := cur.(type) {
-		case map[string]any:
-			if last {
-				if list, ok := c[p].([]any); ok {
-					c[p] = edit(list)
-				}
-				return
+	c, last, ok := walkTo(m, ptr)
+	switch {
+	case !ok:
+	case c.m != nil:
+		if list, ok := c.m[last].([]any); ok {
+			c.m[last] = edit(list)
+		}
+	default:
+		if n, err := strconv.Atoi(last); err == nil && n >= 0 && n < len(c.l) {
+			if list, ok := c.l[n].([]any); ok {
+				c.l[n] = edit(list)
 			}
-			cur = c[p]
-		case []any:
-			n, err := strconv.Atoi(p)
-			if err != nil || n < 0 || n >= len(c) {
-				return
-			}
-			if last {
-				if list, ok := c[n].([]any); ok {
-					c[n] = edit(list)
-				}
-				return
-			}
-			cur = c[n]
-		default:
-			return
 		}
 	}
 }

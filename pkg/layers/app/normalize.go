@@ -91,39 +91,58 @@ func mac(key, v []byte) string {
 
 // removePointer deletes the value at a JSON Pointer (RFC 6901), if any.
 func removePointer(m map[string]any, ptr string) {
+	switch c, last, ok := walkTo(m, ptr); {
+	case !ok:
+	case c.m != nil:
+		delete(c.m, last)
+	default:
+		// Arrays keep their length; the element becomes nil on both sides,
+		// so it compares equal.
+		if n, err := strconv.Atoi(last); err == nil && n >= 0 && n < len(c.l) {
+			c.l[n] = nil
+		}
+	}
+}
+
+// container is a map or a list within an object.
+type container struct {
+	m map[string]any
+	l []any
+}
+
+// walkTo finds the container that holds the value at JSON Pointer ptr, and
+// the pointer's last element (unescaped).
+func walkTo(m map[string]any, ptr string) (container, string, bool) {
 	if ptr == "" || ptr == "/" {
-		return
+		return container{}, "", false
 	}
 	parts := strings.Split(strings.TrimPrefix(ptr, "/"), "/")
 	for i, p := range parts {
 		parts[i] = strings.ReplaceAll(strings.ReplaceAll(p, "~1", "/"), "~0", "~")
 	}
 	var cur any = m
-	for i, p := range parts {
-		last := i == len(parts)-1
+	for _, p := range parts[:len(parts)-1] {
 		switch c := cur.(type) {
 		case map[string]any:
-			if last {
-				delete(c, p)
-				return
-			}
 			cur = c[p]
 		case []any:
 			n, err := strconv.Atoi(p)
 			if err != nil || n < 0 || n >= len(c) {
-				return
-			}
-			if last {
-				// Arrays keep their length; the element becomes nil on both
-				// sides, so it compares equal.
-				c[n] = nil
-				return
+				return container{}, "", false
 			}
 			cur = c[n]
 		default:
-			return
+			return container{}, "", false
 		}
 	}
+	last := parts[len(parts)-1]
+	switch c := cur.(type) {
+	case map[string]any:
+		return container{m: c}, last, true
+	case []any:
+		return container{l: c}, last, true
+	}
+	return container{}, "", false
 }
 
 // ID names an object as group/kind/namespace/name (core for the core group,
