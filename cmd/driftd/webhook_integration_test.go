@@ -34,8 +34,8 @@ func vmHWM(t *testing.T, pid int) int64 {
 }
 
 // TestWebhookFlood runs `driftd serve` and floods its webhook the way that
-// pushed it to 1.9 GB before: 40 clients each trickling a 25 MiB body,
-// then a 100 MB body. The process's peak RSS must stay under 150 MB, the
+// pushed it to 1.9 GB before: 40 clients each trickling a 25 MiB body, then
+// a 100 MB body. The process's peak RSS must stay under 150 MB, the
 // 100 MB body must get 413, and the flood must be refused rather than
 // queued.
 func TestWebhookFlood(t *testing.T) {
@@ -89,7 +89,11 @@ layers:
 			}
 		})
 	}
-	// Meanwhile, a 100 MB body sent as fast as the server takes it.
+	time.Sleep(3 * time.Second)
+	close(stop)
+	wg.Wait()
+	// Then a 100 MB body, sent as fast as the server takes it, once the
+	// flood has let go of the webhook's slots.
 	bigBody := func() *http.Request {
 		pr, pw := io.Pipe()
 		go func() {
@@ -117,9 +121,6 @@ layers:
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	time.Sleep(3 * time.Second)
-	close(stop)
-	wg.Wait()
 	close(codes)
 	refused := 0
 	for c := range codes {
