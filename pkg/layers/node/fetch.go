@@ -99,9 +99,10 @@ func (r Request) Command() string {
 		}
 		b.WriteString("{ [ -e " + shellQuote(p) + " ] || [ -L " + shellQuote(p) + " ]; } && set -- \"$@\" " + shellQuote(p) + "; ")
 	}
-	// --hard-dereference: a file that is a hard link of another listed
-	// file is sent with its content, so both compare as files.
-	b.WriteString("[ $# -eq 0 ] && exit 0; exec tar --no-recursion --hard-dereference -cf - -- \"$@\" 2>/dev/null")
+	// A file that is a hard link of another listed file comes as a link to
+	// that earlier entry, which Parse resolves, so both compare as files;
+	// no tar option is needed, so busybox's tar works as well as GNU tar.
+	b.WriteString("[ $# -eq 0 ] && exit 0; exec tar --no-recursion -cf - -- \"$@\" 2>/dev/null")
 	return b.String()
 }
 
@@ -224,9 +225,8 @@ func Parse(r io.Reader, lim Limits) (Snapshot, error) {
 		case tar.TypeSymlink:
 			f.Type, f.Target = TypeSymlink, h.Linkname
 		case tar.TypeLink:
-			// A hard link to an entry earlier in the stream (tar without
-			// --hard-dereference, such as busybox's): it has that file's
-			// content.
+			// A hard link to an entry earlier in the stream, as tar
+			// sends the second name of a file: it has that file's content.
 			target := "/" + strings.TrimPrefix(path.Clean("/"+h.Linkname), "/")
 			if prev, ok := s.Files[target]; ok && prev.Type == "" {
 				f.Content, f.TooLarge, f.Size = prev.Content, prev.TooLarge, prev.Size
