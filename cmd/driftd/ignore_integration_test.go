@@ -113,8 +113,8 @@ func TestIgnoreApp(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "driftd.yaml")
 	base := fmt.Sprintf("repo: {url: file:///nonexistent}\ncache_dir: %s\n%s\n", filepath.Join(filepath.Dir(cfg), "cache"), layer)
 	write(t, cfg, base)
-	if code, out := checkRun(t, "-c", cfg, "--repo", repo); code != 2 || !strings.Contains(out, "+  extra:") {
-		t.Errorf("a field added by kubectl patch: exit %d, want 2 with the field:\n%s", code, out)
+	if code, out := checkRun(t, "-c", cfg, "--repo", repo); code != 2 || !strings.Contains(out, "+  extra:") || !strings.Contains(out, "# changed by kubectl-patch at 20") {
+		t.Errorf("a field added by kubectl patch: exit %d, want 2 with the field and who changed it:\n%s", code, out)
 	}
 	write(t, cfg, base+"ignore:\n  - {layer: app, kind: ConfigMap, managers: [kubectl-patch], reason: hand fixes under review}\n")
 	if code, out := checkRun(t, "-c", cfg, "--repo", repo); code != 0 {

@@ -3,6 +3,7 @@ package app
 import (
 	"encoding/json"
 	"path"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -179,4 +180,90 @@ func keyMatches(item, key map[string]any) bool {
 
 func escapePointer(s string) string {
 	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
+}
+
+// changer is a field manager that last wrote some of an object's fields.
+type changer struct {
+	Manager string `json:"manager"`
+	// Operation is Apply or Update, as the API server records it.
+	Operation string `json:"operation"`
+	// Time is when the manager last wrote, RFC 3339.
+	Time string `json:"time,omitempty"`
+}
+
+// changedBy names the field managers that own the fields in which want
+// (Git) and have (live) differ, from live's managedFields: who made a live
+// edit, and when. Each manager is named once, the latest first.
+func changedBy(live *unstructured.Unstructured, want, have map[string]any) []changer {
+	diffs := differing(want, have, "")
+	if len(diffs) == 0 {
+		return nil
+	}
+	var out []changer
+	for _, mf := range live.GetManagedFields() {
+		if mf.FieldsV1 == nil {
+			continue
+		}
+		var fields map[string]any
+		if err := json.Unmarshal(mf.FieldsV1.GetRawBytes(), &fields); err != nil {
+			continue
+		}
+		var parts []owned
+		walkFields(fields, live.Object, "", &parts)
+		if !slices.ContainsFunc(parts, func(o owned) bool {
+			return slices.ContainsFunc(diffs, func(d string) bool { return covers(o.ptr, d) || covers(d, o.ptr) })
+		}) {
+			continue
+		}
+		c := changer{Manager: mf.Manager, Operation: string(mf.Operation)}
+		if mf.Time != nil {
+			c.Time = mf.Time.UTC().Format("2006-01-02T15:04:05Z")
+		}
+		out = append(out, c)
+	}
+	slices.SortStableFunc(out, func(a, b changer) int { return strings.Compare(b.Time, a.Time) })
+	return slices.CompactFunc(out, func(a, b changer) bool { return a.Manager == b.Manager })
+}
+
+// covers reports whether pointer p is q or an ancestor of it.
+func covers(p, q string) bool { return p == q || strings.HasPrefix(q, p+"/") }
+
+// differing lists the pointers of the leaves in which a and b differ.
+func differing(a, b any, ptr string) []string {
+	switch x := a.(type) {
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok {
+			return []string{ptr}
+		}
+		var out []string
+		for k, v := range x {
+			out = append(out, differing(v, y[k], ptr+"/"+escapePointer(k))...)
+		}
+		for k, v := range y {
+			if _, ok := x[k]; !ok {
+				out = append(out, differing(nil, v, ptr+"/"+escapePointer(k))...)
+			}
+		}
+		return out
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return []string{ptr}
+		}
+		var out []string
+		for i := range x {
+			out = append(out, differing(x[i], y[i], ptr+"/"+strconv.Itoa(i))...)
+		}
+		return out
+	}
+	if a == nil {
+		if m, ok := b.(map[string]any); ok {
+			return differing(map[string]any{}, m, ptr)
+		}
+	}
+	if reflect.DeepEqual(a, b) {
+		return nil
+	}
+	return []string{ptr}
 }

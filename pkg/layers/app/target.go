@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -219,8 +220,22 @@ func (l *Layer) compareOne(ctx context.Context, d desired, live *unstructured.Un
 	if reflect.DeepEqual(want, lv) {
 		return nil, &key, nil
 	}
-	return &drift.Finding{Object: id, Change: drift.ChangeChanged, Diff: yamlDiff(id, want, lv),
-		Details: map[string]any{"source": d.source}}, &key, nil
+	f := &drift.Finding{Object: id, Change: drift.ChangeChanged, Diff: yamlDiff(id, want, lv),
+		Details: map[string]any{"source": d.source}}
+	if by := changedBy(live, want, lv); len(by) > 0 {
+		// Who made the live edit, and when: the first thing an operator asks.
+		f.Details["changed_by"] = by
+		var head strings.Builder
+		for _, c := range by {
+			fmt.Fprintf(&head, "# changed by %s", c.Manager)
+			if c.Time != "" {
+				fmt.Fprintf(&head, " at %s", c.Time)
+			}
+			head.WriteString("\n")
+		}
+		f.Diff = head.String() + f.Diff
+	}
+	return f, &key, nil
 }
 
 // dryRunReplace PUTs the Git object over the live one with dryRun=All and
