@@ -248,12 +248,20 @@ func differing(a, b any, ptr string) []string {
 		return out
 	case []any:
 		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
+		if !ok {
 			return []string{ptr}
 		}
+		// Items compared in place; an item only one side has differs as a
+		// whole, so that an added item is put down to whoever added it.
 		var out []string
-		for i := range x {
-			out = append(out, differing(x[i], y[i], ptr+"/"+strconv.Itoa(i))...)
+		for i := range max(len(x), len(y)) {
+			p := ptr + "/" + strconv.Itoa(i)
+			switch {
+			case i >= len(x) || i >= len(y):
+				out = append(out, p)
+			default:
+				out = append(out, differing(x[i], y[i], p)...)
+			}
 		}
 		return out
 	}
