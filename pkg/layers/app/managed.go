@@ -211,7 +211,14 @@ func changedBy(live *unstructured.Unstructured, want, have map[string]any) []cha
 		var parts []owned
 		walkFields(fields, live.Object, "", &parts)
 		if !slices.ContainsFunc(parts, func(o owned) bool {
-			return slices.ContainsFunc(diffs, func(d string) bool { return covers(o.ptr, d) || covers(d, o.ptr) })
+			return slices.ContainsFunc(diffs, func(d string) bool {
+				if o.key != nil {
+					// Creating a list item is not writing all that is in it
+					// since: only the item as a whole counts.
+					return covers(d, o.ptr)
+				}
+				return covers(o.ptr, d) || covers(d, o.ptr)
+			})
 		}) {
 			continue
 		}
