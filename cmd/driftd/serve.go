@@ -28,7 +28,9 @@ counted in driftd_checks_skipped_total.
 HTTP (serve.listen, default :8080): /metrics, /healthz, /readyz,
 /api/v1/report, the status page at /, and POST /hooks/git. With
 --web.config.file, every endpoint takes TLS and basic auth as the
-Prometheus exporters do.
+Prometheus exporters do, probes and the webhook included. Requests are
+bounded by serve.http (timeouts, header size) and serve.webhook
+(max_body_size, max_in_flight).
 
 SIGTERM or SIGINT cancels the running check (terraform is interrupted and
 its processes reaped) and exits within serve.shutdown_timeout.
@@ -85,6 +87,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		Listen:          cfg.Serve.Listen,
 		ShutdownTimeout: cfg.Serve.ShutdownTimeout.Std(),
 		WebhookSecret:   secret,
+		WebhookLimits:   cfg.Serve.Webhook,
+		HTTP:            cfg.Serve.HTTP,
 		WebConfigFile:   webConfig,
 		Registry:        reg,
 		Metrics:         metrics,

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -34,11 +35,20 @@ func vmHWM(t *testing.T, pid int) int64 {
 }
 
 // TestWebhookFlood runs `driftd serve` and floods its webhook the way that
-// pushed it to 1.9 GB before: 40 clients each trickling a 25 MiB body, then
-// a 100 MB body. The process's peak RSS must stay under 150 MB, the
-// 100 MB body must get 413, and the flood must be refused rather than
-// queued.
+// pushed it to 1.9 GB before: 40 clients each declaring a 25 MiB body and
+// trickling it, then a 100 MB body. The process's peak RSS must stay under
+// 150 MB; the clients beyond the 4 webhook slots must be refused with 429
+// at once; the 4 in the slots must be cut off with 408 by the read timeout
+// (3 s here) long before their bodies are complete; the server must keep
+// answering its probes meanwhile; and the 100 MB body must get 413.
 func TestWebhookFlood(t *testing.T) {
+	const (
+		clients     = 40
+		slots       = 4
+		readTimeout = 3 * time.Second
+		declared    = 25 << 20
+		rssBound    = 150 << 20
+	)
 	dir := t.TempDir()
 	secret := filepath.Join(dir, "secret")
 	write(t, secret, "s3cret\n")
@@ -48,96 +58,129 @@ func TestWebhookFlood(t *testing.T) {
 	write(t, cfg, fmt.Sprintf(`repo: {url: "file://%s/nonexistent"}
 cache_dir: %s/cache
 schedule: "0 0 1 1 *"
-serve: {start_jitter: 0s, webhook: {secret_file: %s}}
+serve:
+  start_jitter: 0s
+  http: {read_timeout: %s}
+  webhook: {secret_file: %s, max_in_flight: %d}
 layers:
   app: {paths: [apps], kubeconfig: %s, timeout: 5s}
-`, dir, dir, secret, kubeconfig))
+`, dir, dir, readTimeout, secret, slots, kubeconfig))
 	p := startServe(t, cfg)
 	pid := p.cmd.Process.Pid
 	base := vmHWM(t, pid)
 
+	type outcome struct {
+		code int
+		took time.Duration
+		sent int64
+	}
+	outcomes := make(chan outcome, clients)
 	var wg sync.WaitGroup
-	codes := make(chan int, 64)
-	stop := make(chan struct{})
-	for range 40 {
+	for range clients {
 		wg.Go(func() {
+			start := time.Now()
 			c, err := net.Dial("tcp", p.addr)
 			if err != nil {
+				outcomes <- outcome{code: -1}
 				return
 			}
 			defer c.Close()
-			fmt.Fprintf(c, "POST /hooks/git HTTP/1.1\r\nHost: x\r\nX-Hub-Signature-256: sha256=%s\r\nContent-Length: %d\r\n\r\n", strings.Repeat("00", 32), 25<<20)
+			// Read the answer while the body trickles: it comes when the
+			// server gives up on the body.
+			answered := make(chan int, 1)
+			go func() {
+				c.SetReadDeadline(time.Now().Add(4 * readTimeout))
+				resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+				if err != nil {
+					answered <- 0
+					return
+				}
+				resp.Body.Close()
+				answered <- resp.StatusCode
+			}()
+			fmt.Fprintf(c, "POST /hooks/git HTTP/1.1\r\nHost: x\r\nX-Hub-Signature-256: sha256=%s\r\nContent-Length: %d\r\n\r\n", strings.Repeat("00", 32), declared)
 			chunk := make([]byte, 64<<10)
+			var sent int64
+			tick := time.NewTicker(100 * time.Millisecond)
+			defer tick.Stop()
 			for {
 				select {
-				case <-stop:
+				case code := <-answered:
+					outcomes <- outcome{code, time.Since(start), sent}
 					return
-				case <-time.After(50 * time.Millisecond):
+				case <-tick.C:
 				}
 				c.SetWriteDeadline(time.Now().Add(time.Second))
-				if _, err := c.Write(chunk); err != nil {
-					// Cut off: read the answer, if any.
-					c.SetReadDeadline(time.Now().Add(time.Second))
-					b := make([]byte, 64)
-					n, _ := c.Read(b)
-					if f := strings.Fields(string(b[:n])); len(f) > 1 {
-						code, _ := strconv.Atoi(f[1])
-						codes <- code
-					}
-					return
+				if n, err := c.Write(chunk); err == nil {
+					sent += int64(n)
 				}
 			}
 		})
 	}
-	time.Sleep(3 * time.Second)
-	close(stop)
+	// The server keeps answering its probes under the flood.
+	time.Sleep(readTimeout / 2)
+	probeStart := time.Now()
+	if code, _ := p.get("/healthz"); code != 200 {
+		t.Errorf("/healthz under the flood: %d", code)
+	}
+	probe := time.Since(probeStart)
 	wg.Wait()
-	// Then a 100 MB body, sent as fast as the server takes it, once the
-	// flood has let go of the webhook's slots.
-	bigBody := func() *http.Request {
-		pr, pw := io.Pipe()
-		go func() {
-			chunk := make([]byte, 1<<20)
-			for range 100 {
-				if _, err := pw.Write(chunk); err != nil {
-					return
-				}
-			}
-			pw.Close()
-		}()
-		req, _ := http.NewRequest("POST", "http://"+p.addr+"/hooks/git", pr)
-		req.Header.Set("X-Hub-Signature-256", "sha256="+strings.Repeat("00", 32))
-		return req
-	}
-	var bigCode int
-	for range 50 { // the flood may hold every slot for a moment
-		resp, err := http.DefaultClient.Do(bigBody())
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if bigCode = resp.StatusCode; bigCode != http.StatusTooManyRequests {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	close(codes)
-	refused := 0
-	for c := range codes {
-		if c == http.StatusTooManyRequests {
+	close(outcomes)
+
+	var refused, cutOff int
+	var slowest time.Duration
+	for o := range outcomes {
+		switch o.code {
+		case http.StatusTooManyRequests:
 			refused++
+			if o.took > time.Second {
+				t.Errorf("a refusal took %v: it waited for a slot", o.took)
+			}
+		case http.StatusRequestTimeout:
+			cutOff++
+			slowest = max(slowest, o.took)
+			if o.took < readTimeout || o.took > readTimeout+3*time.Second {
+				t.Errorf("a slow body was cut off after %v, want about the %v read timeout", o.took, readTimeout)
+			}
+			if o.sent >= declared {
+				t.Errorf("a slow client sent its whole body (%d bytes) before the cut-off", o.sent)
+			}
+		default:
+			t.Errorf("a slow client got %d after %v, want 429 or 408", o.code, o.took)
 		}
 	}
+
+	// Then a 100 MB body, sent as fast as the server takes it, now that
+	// the flood has let go of the webhook's slots.
+	pr, pw := io.Pipe()
+	go func() {
+		chunk := make([]byte, 1<<20)
+		for range 100 {
+			if _, err := pw.Write(chunk); err != nil {
+				return
+			}
+		}
+		pw.Close()
+	}()
+	req, _ := http.NewRequest("POST", "http://"+p.addr+"/hooks/git", pr)
+	req.Header.Set("X-Hub-Signature-256", "sha256="+strings.Repeat("00", 32))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
 	peak := vmHWM(t, pid)
-	t.Logf("driftd serve peak RSS %d MB (at start %d MB); %d of 40 slow clients refused with 429; 100 MB body: %d", peak>>20, base>>20, refused, bigCode)
-	if bigCode != http.StatusRequestEntityTooLarge {
-		t.Errorf("100 MB body: %d, want 413", bigCode)
+	t.Logf("driftd serve peak RSS %d MB (%d MB at start); of %d slow clients %d refused with 429 at once and %d cut off with 408 by the %v read timeout (the last after %v); /healthz answered in %v under the flood; 100 MB body: %d",
+		peak>>20, base>>20, clients, refused, cutOff, readTimeout, slowest.Round(time.Millisecond), probe.Round(time.Millisecond), resp.StatusCode)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("100 MB body: %d, want 413", resp.StatusCode)
 	}
-	if refused < 30 {
-		t.Errorf("%d of 40 slow clients refused, want all but the %d in flight", refused, 4)
+	if refused != clients-slots || cutOff != slots {
+		t.Errorf("%d refused and %d cut off, want %d and %d", refused, cutOff, clients-slots, slots)
 	}
-	if peak > 150<<20 {
-		t.Errorf("peak RSS %d MB under a webhook flood, want under 150 MB", peak>>20)
+	if peak > rssBound {
+		t.Errorf("peak RSS %d MB under a webhook flood, want under %d MB", peak>>20, rssBound>>20)
 	}
 	if code, _ := p.get("/healthz"); code != 200 {
 		t.Errorf("/healthz after the flood: %d", code)

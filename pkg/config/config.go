@@ -3,6 +3,8 @@
 package config
 
 import (
+	"time"
+
 	"github.com/driftd/driftd/pkg/drift"
 	"github.com/driftd/driftd/pkg/ignore"
 	"github.com/driftd/driftd/pkg/layers/app"
@@ -127,6 +129,8 @@ type Serve struct {
 	// PerObjectMetrics adds driftd_drift_object_info, one series per
 	// drifted object. Off by default, because cardinality matters.
 	PerObjectMetrics bool `yaml:"per_object_metrics"`
+	// HTTP bounds what one client can make the HTTP server hold.
+	HTTP HTTP `yaml:"http"`
 	// Webhook configures the push webhook at POST /hooks/git.
 	Webhook Webhook `yaml:"webhook"`
 	// LeaderElection lets only one of several replicas check.
@@ -138,6 +142,48 @@ type Webhook struct {
 	// SecretFile holds the shared secret: GitHub's webhook secret, GitLab's
 	// secret token, or a GitLab signing token (whsec_...).
 	SecretFile string `yaml:"secret_file"`
+	// MaxBodySize bounds a webhook's body: a larger one gets 413. It
+	// defaults to 25Mi, GitHub's own cap on a push payload.
+	MaxBodySize ByteSize `yaml:"max_body_size"`
+	// MaxInFlight bounds the webhook requests read at once; more get 429
+	// at once. It defaults to 4.
+	MaxInFlight int `yaml:"max_in_flight"`
+}
+
+// Defaults fills in the webhook's unset bounds.
+func (w *Webhook) Defaults() {
+	w.MaxBodySize = w.MaxBodySize.Or(25 << 20)
+	if w.MaxInFlight == 0 {
+		w.MaxInFlight = 4
+	}
+}
+
+// HTTP bounds every request to `driftd serve`, so that slow or large
+// requests cannot hold connections and memory without end.
+type HTTP struct {
+	// ReadHeaderTimeout bounds reading a request's headers. It defaults to
+	// 10s.
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole request, body included: a client
+	// that trickles its body is cut off. It defaults to 30s.
+	ReadTimeout Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds a request from the end of its headers to the end
+	// of the answer. It defaults to 60s.
+	WriteTimeout Duration `yaml:"write_timeout"`
+	// IdleTimeout bounds a kept-alive connection's wait for its next
+	// request. It defaults to 2m.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// MaxHeaderBytes bounds a request's headers. It defaults to 64Ki.
+	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
+}
+
+// Defaults fills in the unset bounds.
+func (h *HTTP) Defaults() {
+	h.ReadHeaderTimeout = h.ReadHeaderTimeout.Or(10 * time.Second)
+	h.ReadTimeout = h.ReadTimeout.Or(30 * time.Second)
+	h.WriteTimeout = h.WriteTimeout.Or(60 * time.Second)
+	h.IdleTimeout = h.IdleTimeout.Or(2 * time.Minute)
+	h.MaxHeaderBytes = h.MaxHeaderBytes.Or(64 << 10)
 }
 
 // LeaderElection configures a client-go Lease lock.

@@ -68,6 +68,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-ignore-pointer.yaml", `invalid-ignore-pointer.yaml:5: ignore.0.paths.0: "spec.replicas" is not a JSON Pointer: it must start with /`},
 		{"invalid-type.yaml", "invalid-type.yaml:5: cannot unmarshal !!str `four` into int"},
 		{"invalid-syntax.yaml", `invalid-syntax.yaml:1: did not find expected ',' or ']'`},
+		{"invalid-webhook-in-flight.yaml", `invalid-webhook-in-flight.yaml:5: serve.webhook.max_in_flight: must be at least 1`},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			_, err := LoadFile(filepath.Join("testdata", tc.file))

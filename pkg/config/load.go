@@ -81,6 +81,8 @@ func (c *Config) setDefaults() {
 		c.Serve.Listen = ":8080"
 	}
 	c.Serve.ShutdownTimeout = c.Serve.ShutdownTimeout.Or(30 * time.Second)
+	c.Serve.HTTP.Defaults()
+	c.Serve.Webhook.Defaults()
 	le := &c.Serve.LeaderElection
 	if le.Namespace == "" {
 		le.Namespace = os.Getenv("POD_NAMESPACE")
@@ -122,6 +124,9 @@ func (c *Config) validate() []yamlconf.FieldError {
 		add("set an SSH key or an HTTPS token, not both", "repo", "auth", "ssh_key_file")
 	}
 
+	if c.Serve.Webhook.MaxInFlight < 0 {
+		add("must be at least 1", "serve", "webhook", "max_in_flight")
+	}
 	if le := c.Serve.LeaderElection; le.Enabled && le.RenewDeadline >= le.LeaseDuration {
 		add("must be shorter than lease_duration", "serve", "leader_election", "renew_deadline")
 	}

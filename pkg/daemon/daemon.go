@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/robfig/cron/v3"
 
+	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
 	"github.com/driftd/driftd/pkg/report"
 )
@@ -48,6 +49,14 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// WebhookSecret enables POST /hooks/git when not empty.
 	WebhookSecret []byte
+	// WebhookLimits bounds a webhook's body and the webhooks read at once;
+	// unset bounds take config.Webhook's defaults. Its SecretFile is not
+	// read here: the secret is WebhookSecret.
+	WebhookLimits config.Webhook
+	// HTTP bounds every request: header, body and answer timeouts, idle
+	// connections and header size. Unset bounds take config.HTTP's
+	// defaults.
+	HTTP config.HTTP
 	// WebConfigFile, when set, is a Prometheus exporter-toolkit web
 	// config file: TLS and basic auth for every endpoint, as node_exporter
 	// takes it with --web.config.file.
@@ -83,6 +92,8 @@ type Daemon struct {
 	addr    atomic.Pointer[string]
 	// hooks holds a slot per webhook request being read.
 	hooks chan struct{}
+	// pages holds the latest report as the HTTP endpoints serve it.
+	pages pages
 
 	leaderGauge prometheus.Gauge
 	interval    prometheus.Gauge
@@ -90,7 +101,9 @@ type Daemon struct {
 
 // New returns a daemon; Run starts it.
 func New(o Options) *Daemon {
-	d := &Daemon{opts: o, log: o.Logger, trigger: make(chan string, 1), hooks: make(chan struct{}, maxWebhookInFlight)}
+	o.HTTP.Defaults()
+	o.WebhookLimits.Defaults()
+	d := &Daemon{opts: o, log: o.Logger, trigger: make(chan string, 1), hooks: make(chan struct{}, o.WebhookLimits.MaxInFlight)}
 	d.leaderGauge = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "driftd_leader", Help: "Whether this replica runs checks: 1 when leading or when leader election is off.",
 	})
@@ -116,17 +129,6 @@ func (d *Daemon) Addr() string {
 	return ""
 }
 
-// The HTTP server's bounds: a client that sends its headers or body too
-// slowly, or reads the answer too slowly, is cut off, so that slow clients
-// cannot hold connections and memory without end.
-const (
-	readHeaderTimeout = 10 * time.Second
-	readTimeout       = 30 * time.Second
-	writeTimeout      = 60 * time.Second
-	idleTimeout       = 2 * time.Minute
-	maxHeaderBytes    = 64 << 10
-)
-
 // Run serves HTTP and runs checks until ctx ends, then shuts down: the
 // running check is cancelled (terraform is interrupted and its processes
 // reaped) and the HTTP server is given ShutdownTimeout to finish.
@@ -137,15 +139,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	addr := ln.Addr().String()
 	d.addr.Store(&addr)
-	srv := &http.Server{
-		Handler:           d.Handler(),
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
-	}
+	srv := d.server()
 	serveErr := make(chan error, 1)
 	webCfg := d.opts.WebConfigFile
 	go func() {

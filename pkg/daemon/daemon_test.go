@@ -51,7 +51,9 @@ func (c *blockingChecker) Run(ctx context.Context) drift.Report {
 	return r
 }
 
-func newTestDaemon(t *testing.T, c Checker, secret string) (*Daemon, *prometheus.Registry) {
+// newTestDaemon returns a daemon on a loopback port; each of adjust may
+// change its options first.
+func newTestDaemon(t *testing.T, c Checker, secret string, adjust ...func(*Options)) (*Daemon, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	// A schedule far in the future: only explicit triggers run checks.
@@ -59,12 +61,15 @@ func newTestDaemon(t *testing.T, c Checker, secret string) (*Daemon, *prometheus
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := New(Options{
+	o := Options{
 		Checker: c, Schedule: sched, Listen: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second,
 		WebhookSecret: []byte(secret), Registry: reg, Metrics: report.NewMetrics(reg, false),
 		Version: "test", Logger: slog.New(slog.DiscardHandler),
-	})
-	return d, reg
+	}
+	for _, f := range adjust {
+		f(&o)
+	}
+	return New(o), reg
 }
 
 func TestOverlappingRunsAreSkipped(t *testing.T) {

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	_ "embed"
 	"html/template"
 	"net/http"
@@ -47,15 +46,11 @@ type statusData struct {
 
 // statusPage renders the latest report as a read-only page.
 func (d *Daemon) statusPage(w http.ResponseWriter, _ *http.Request) {
-	data := statusData{Report: d.latest.Load(), Leading: d.leading.Load(), Version: d.opts.Version}
-	if data.Report != nil {
-		data.Summary = data.Report.Summarize()
-	}
-	var b bytes.Buffer
-	if err := statusTmpl.Execute(&b, data); err != nil {
+	b, err := d.pages.html(d.latest.Load(), d.leading.Load(), d.opts.Version)
+	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Write(b.Bytes())
+	w.Write(b)
 }

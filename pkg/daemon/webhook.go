@@ -11,20 +11,93 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// maxWebhookBody bounds what a webhook may send: GitHub caps push payloads
-// at 25 MB. The body is never held in memory: it streams through the
-// signature's HMAC.
-const maxWebhookBody = 25 << 20
+// webhookRetryAfter is what a webhook refused for want of a slot is told
+// to wait, in seconds.
+const webhookRetryAfter = "10"
 
-// maxWebhookInFlight bounds the webhook requests read at once; more get
-// 429 at once rather than queue.
-const maxWebhookInFlight = 4
+// webhook serves POST /hooks/git. A request is refused as early as its
+// headers allow, before any body is read: 413 for a declared body over the
+// bound, 401 without a valid signature header, 429 when every slot is
+// taken. Only then is the body read, streaming through the signature's
+// HMAC and never held in memory: 413 when it grows past the bound, 408
+// when it comes too slowly for the server's read timeout.
+func (d *Daemon) webhook(w http.ResponseWriter, r *http.Request) {
+	if len(d.opts.WebhookSecret) == 0 {
+		http.Error(w, "webhook disabled: set serve.webhook.secret_file", http.StatusNotFound)
+		return
+	}
+	limit := int64(d.opts.WebhookLimits.MaxBodySize)
+	if r.ContentLength > limit {
+		refuseBody(w)
+		http.Error(w, fmt.Sprintf("request body of %d bytes is larger than %d", r.ContentLength, limit), http.StatusRequestEntityTooLarge)
+		return
+	}
+	// The signature headers are checked first: a request without one is
+	// refused before any of its body is read.
+	v, err := newVerifier(r.Header, d.opts.WebhookSecret, time.Now())
+	if err != nil {
+		refuseBody(w)
+		d.log.Warn("webhook refused", "remote", r.RemoteAddr, "err", err)
+		http.Error(w, "unauthorized: "+err.Error(), http.StatusUnauthorized)
+		return
+	}
+	select {
+	case d.hooks <- struct{}{}:
+		defer func() { <-d.hooks }()
+	default:
+		refuseBody(w)
+		w.Header().Set("Retry-After", webhookRetryAfter)
+		http.Error(w, "too many webhook requests in flight", http.StatusTooManyRequests)
+		return
+	}
+	if err := v.check(http.MaxBytesReader(w, r.Body, limit)); err != nil {
+		var tooLarge *http.MaxBytesError
+		var netErr net.Error
+		switch {
+		case errors.As(err, &tooLarge):
+			http.Error(w, fmt.Sprintf("request body larger than %d bytes", limit), http.StatusRequestEntityTooLarge)
+		case errors.Is(err, errBadSignature):
+			d.log.Warn("webhook refused", "remote", r.RemoteAddr, "err", err)
+			http.Error(w, "unauthorized: "+err.Error(), http.StatusUnauthorized)
+		case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+			refuseBody(w)
+			d.log.Warn("webhook cut off: its body came too slowly", "remote", r.RemoteAddr, "err", err)
+			http.Error(w, "request body not received within the read timeout", http.StatusRequestTimeout)
+		default:
+			refuseBody(w)
+			http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
+		}
+		return
+	}
+	if r.Header.Get("X-GitHub-Event") == "ping" {
+		io.WriteString(w, "pong\n")
+		return
+	}
+	if !d.leading.Load() {
+		http.Error(w, "not the leader: the leader checks on its own schedule", http.StatusServiceUnavailable)
+		return
+	}
+	if !d.Trigger("webhook") {
+		w.WriteHeader(http.StatusAccepted)
+		io.WriteString(w, "skipped: a check is already running or queued\n")
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+	io.WriteString(w, "check triggered\n")
+}
+
+// refuseBody makes the server answer at once and close the connection,
+// rather than wait to read a request body that will not be used (a slow
+// client could otherwise hold the answer until the read timeout).
+func refuseBody(w http.ResponseWriter) { w.Header().Set("Connection", "close") }
 
 // errBadSignature is wrapped by every signature failure.
 var errBadSignature = errors.New("bad signature")
