@@ -3,11 +3,16 @@ package report
 import (
 	"bytes"
 	"encoding/xml"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/driftd/driftd/pkg/drift"
@@ -54,10 +59,14 @@ func TestTextEscapesControlSequences(t *testing.T) {
 				t.Errorf("color=%v: output holds %q raw:\n%q", color, bad, out)
 			}
 		}
-		for _, want := range []string{`\x1b]52;c;ZXZpbA==\x07`, `\x1b[2K\x0d`, `\u202e`, "+tab\tok"} {
+		for _, want := range []string{`\x1b]52;c;ZXZpbA==\x07`, `\x1b[2K\x0d`, `\u202e`, "+tab\tok", `run: \x1b[2K\x0dstderr`, `\xff\xfe`} {
 			if !strings.Contains(out, want) {
 				t.Errorf("color=%v: output lacks the escaped %q:\n%s", color, want, out)
 			}
+		}
+		// driftd's own colours still work on a terminal.
+		if hasColor := strings.Contains(out, ansiGreen+"+tab\tok"+ansiReset); hasColor != color {
+			t.Errorf("color=%v: diff line coloured: %v\n%q", color, hasColor, out)
 		}
 	}
 }
@@ -95,32 +104,129 @@ func TestMarkdownNeutralisesInjection(t *testing.T) {
 	}
 }
 
+// TestJSONAndSARIFEncodeControlCharacters: both are JSON, whose encoding
+// escapes control characters and replaces bytes that are not UTF-8.
+func TestJSONAndSARIFEncodeControlCharacters(t *testing.T) {
+	for name, write := range map[string]func(io.Writer, drift.Report) error{"json": WriteJSON, "sarif": WriteSARIF} {
+		var b bytes.Buffer
+		if err := write(&b, hostileReport()); err != nil {
+			t.Fatal(err)
+		}
+		if !utf8.Valid(b.Bytes()) {
+			t.Errorf("%s: not valid UTF-8", name)
+		}
+		for _, bad := range []string{"\x1b", "\x07", "\r"} {
+			if bytes.Contains(b.Bytes(), []byte(bad)) {
+				t.Errorf("%s holds %q raw", name, bad)
+			}
+		}
+		if !bytes.Contains(b.Bytes(), []byte(`\u001b]52`)) {
+			t.Errorf("%s lacks the escaped OSC 52 sequence", name)
+		}
+	}
+}
+
 func TestJUnitHoldsControlCharacters(t *testing.T) {
 	var b bytes.Buffer
 	if err := WriteJUnit(&b, hostileReport()); err != nil {
 		t.Fatal(err)
 	}
-	if err := xml.Unmarshal(b.Bytes(), new(struct{})); err != nil {
-		t.Errorf("JUnit output is not valid XML: %v", err)
+	var doc struct {
+		Suites []struct {
+			Cases []struct {
+				Name    string `xml:"name,attr"`
+				Failure *struct {
+					Body string `xml:",chardata"`
+				} `xml:"failure"`
+				Error *struct {
+					Message string `xml:"message,attr"`
+				} `xml:"error"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
 	}
-	if bytes.Contains(b.Bytes(), []byte("\x1b")) {
-		t.Errorf("JUnit output holds a raw ESC")
+	if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatalf("JUnit output is not valid XML: %v\n%s", err, b.Bytes())
+	}
+	for _, bad := range []string{"\x1b", "\x07", "\r", "\u202e", "\xff", "&#xD;", "\uFFFD"} {
+		if bytes.Contains(b.Bytes(), []byte(bad)) {
+			t.Errorf("JUnit output holds %q", bad)
+		}
+	}
+	// What was escaped is shown, not dropped: a CI view shows the attack.
+	var all strings.Builder
+	for _, s := range doc.Suites {
+		for _, c := range s.Cases {
+			all.WriteString(c.Name + "\n")
+			if c.Failure != nil {
+				all.WriteString(c.Failure.Body)
+			}
+			if c.Error != nil {
+				all.WriteString(c.Error.Message + "\n")
+			}
+		}
+	}
+	for _, want := range []string{`node\x1b]52;c;ZXZpbA==\x07`, `/etc/x\x1b[2K\x0d\u202eesrever.conf`, `run: \x1b[2K\x0dstderr`, "+tab\tok\n", `\xff\xfe`} {
+		if !strings.Contains(all.String(), want) {
+			t.Errorf("JUnit output lacks %q:\n%s", want, all.String())
+		}
 	}
 }
 
 func TestMetricsInvalidUTF8Label(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg, true)
-	r := drift.Report{Revision: "abc", Source: drift.SourceStatus{Synced: true}, Layers: []drift.LayerResult{{
-		Layer: drift.LayerNode, Targets: []drift.TargetResult{{Name: "node\xff", Findings: []drift.Finding{{Object: "/etc/\xfe\xff.conf", Change: drift.ChangeUnmanaged}}}},
+	// Names that are not UTF-8, two targets and two objects that differ
+	// only in such bytes (one series each once made valid), and the same
+	// object twice: none may fail a scrape.
+	r := drift.Report{Revision: "abc\xff", Source: drift.SourceStatus{Synced: true}, Layers: []drift.LayerResult{{
+		Layer: drift.LayerNode, Targets: []drift.TargetResult{
+			{Name: "node\xff", Findings: []drift.Finding{
+				{Object: "/etc/\xfe.conf", Change: drift.ChangeUnmanaged},
+				{Object: "/etc/\xff.conf", Change: drift.ChangeUnmanaged},
+				{Object: "/etc/a.conf", Change: drift.ChangeChanged},
+				{Object: "/etc/a.conf", Change: drift.ChangeChanged},
+			}},
+			{Name: "node\xfe", Findings: []drift.Finding{{Object: "/etc/b.conf", Change: drift.ChangeMissing}}},
+		},
 	}}}
 	r.Normalize()
-	m.Observe(r, time.Now())
-	n, err := testutil.GatherAndCount(reg, "driftd_drift_object_info")
+	m.Observe(r, time.Unix(100, 0))
+
+	// A real scrape answers 200 with every series, valid UTF-8.
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
 	if err != nil {
-		t.Fatalf("gather with a label that is not UTF-8: %v", err)
+		t.Fatal(err)
 	}
-	if n != 1 {
-		t.Errorf("%d object series, want 1", n)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("scrape with names that are not UTF-8: %d\n%s", resp.StatusCode, body)
+	}
+	if !utf8.Valid(body) {
+		t.Errorf("the scrape is not valid UTF-8:\n%q", body)
+	}
+	for _, want := range []string{
+		`driftd_drift_objects{layer="node",target="node\uFFFD"} 5`,
+		`driftd_drift_object_info{change="unmanaged",layer="node",object="/etc/\uFFFD.conf",target="node\uFFFD"} 1`,
+		`driftd_drift_object_info{change="changed",layer="node",object="/etc/a.conf",target="node\uFFFD"} 1`,
+		`driftd_drift_object_info{change="missing",layer="node",object="/etc/b.conf",target="node\uFFFD"} 1`,
+		`driftd_repo_revision_info{revision="abc\uFFFD"} 1`,
+	} {
+		want = strings.ReplaceAll(want, `\uFFFD`, "\uFFFD")
+		if !strings.Contains(string(body), want) {
+			t.Errorf("scrape lacks %s:\n%s", want, body)
+		}
+	}
+	if n, err := testutil.GatherAndCount(reg, "driftd_drift_object_info"); err != nil || n != 3 {
+		t.Errorf("%d object series (%v), want 3", n, err)
+	}
+
+	// A merged target is unknown when either of its targets is.
+	r.Layers[0].Targets[1].Status, r.Layers[0].Targets[1].Error = drift.StatusUnknown, "ssh: boom"
+	m.Observe(r, time.Unix(200, 0))
+	if got := testutilText(t, reg, "driftd_check_success"); !strings.Contains(got, "driftd_check_success{layer=\"node\",target=\"node\uFFFD\"} 0") {
+		t.Errorf("merged target with an unknown half:\n%s", got)
 	}
 }

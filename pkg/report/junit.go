@@ -44,26 +44,28 @@ type junitProblem struct {
 // WriteJUnit writes the report as JUnit XML, which CI systems show as test
 // results: one suite per layer, one test case per target. A drifted target
 // is a failure whose text holds its diffs; a target that could not be
-// checked is an error.
+// checked is an error. Control characters are shown escaped, as in text
+// output (XML cannot hold most of them, and CI systems show this text in
+// logs and terminals).
 func WriteJUnit(w io.Writer, r drift.Report) error {
 	out := junitSuites{Name: "driftd " + shortRev(r.Revision)}
 	for _, l := range r.Layers {
 		s := junitSuite{Name: string(l.Layer), Time: seconds(l.DurationSeconds)}
 		if l.Error != "" {
 			s.Cases = append(s.Cases, junitCase{Name: "(layer)", Classname: string(l.Layer),
-				Error: &junitProblem{Message: firstLine(l.Error), Type: "unknown", Body: l.Error}})
+				Error: &junitProblem{Message: line(firstLine(l.Error)), Type: "unknown", Body: block(l.Error)}})
 			s.Errors++
 		}
 		for _, t := range l.Targets {
-			c := junitCase{Name: t.Name, Classname: string(l.Layer), Time: seconds(t.DurationSeconds)}
+			c := junitCase{Name: line(t.Name), Classname: string(l.Layer), Time: seconds(t.DurationSeconds)}
 			switch t.Status {
 			case drift.StatusUnknown:
-				c.Error = &junitProblem{Message: firstLine(t.Error), Type: "unknown", Body: t.Error}
+				c.Error = &junitProblem{Message: line(firstLine(t.Error)), Type: "unknown", Body: block(t.Error)}
 				s.Errors++
 			case drift.StatusDrifted:
 				var b strings.Builder
 				for _, f := range t.Findings {
-					fmt.Fprintf(&b, "%s (%s)\n%s\n", f.Object, f.Change, f.Diff)
+					fmt.Fprintf(&b, "%s (%s)\n%s\n", line(f.Object), line(string(f.Change)), block(f.Diff))
 				}
 				c.Failure = &junitProblem{Message: fmt.Sprintf("%d object(s) drifted", len(t.Findings)), Type: "drift", Body: b.String()}
 				s.Failures++

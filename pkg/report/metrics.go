@@ -62,7 +62,34 @@ type targetState struct {
 	findings   int
 	ignored    int
 	driftSince time.Time
-	objects    []drift.Finding
+	// objects are the drifted objects' label values: object, change.
+	objects [][2]string
+}
+
+// mergeTargets returns targets keyed by their label value: two targets
+// whose names differ only in bytes that are not UTF-8 share one series, so
+// they are merged, rather than collected twice, which would fail every
+// scrape. The merged target is unknown if either is, and counts the
+// findings of both.
+func mergeTargets(targets []drift.TargetResult) []drift.TargetResult {
+	out := make([]drift.TargetResult, 0, len(targets))
+	at := map[string]int{}
+	for _, t := range targets {
+		t.Name = label(t.Name)
+		i, dup := at[t.Name]
+		if !dup {
+			at[t.Name] = len(out)
+			out = append(out, t)
+			continue
+		}
+		m := &out[i]
+		if t.Status == drift.StatusUnknown {
+			m.Status = drift.StatusUnknown
+		}
+		m.Findings = append(m.Findings[:len(m.Findings):len(m.Findings)], t.Findings...)
+		m.Ignored = append(m.Ignored[:len(m.Ignored):len(m.Ignored)], t.Ignored...)
+	}
+	return out
 }
 
 // NewMetrics registers driftd's metrics with reg.
@@ -123,7 +150,7 @@ func (m *Metrics) Observe(r drift.Report, at time.Time) {
 			present[k] = true
 			continue
 		}
-		for _, t := range l.Targets {
+		for _, t := range mergeTargets(l.Targets) {
 			k := key{l.Layer, t.Name}
 			present[k] = true
 			st := m.state(k)
@@ -139,7 +166,15 @@ func (m *Metrics) Observe(r drift.Report, at time.Time) {
 				st.driftSince = at
 			}
 			if m.perObject {
-				st.objects = append(st.objects[:0], t.Findings...)
+				st.objects = st.objects[:0]
+				seen := map[[2]string]bool{}
+				for _, f := range t.Findings {
+					o := [2]string{label(f.Object), label(string(f.Change))}
+					if !seen[o] {
+						seen[o] = true
+						st.objects = append(st.objects, o)
+					}
+				}
 			}
 		}
 	}
@@ -182,7 +217,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descRevision, prometheus.GaugeValue, 1, label(m.revision))
 	}
 	for k, st := range m.targets {
-		l, t := string(k.layer), label(k.target)
+		l, t := string(k.layer), k.target
 		ch <- prometheus.MustNewConstMetric(descCheckSuccess, prometheus.GaugeValue, boolValue(st.success), l, t)
 		if t == layerTarget {
 			continue
@@ -191,8 +226,8 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descIgnoredObjects, prometheus.GaugeValue, float64(st.ignored), l, t)
 		ch <- prometheus.MustNewConstMetric(descLastCheck, prometheus.GaugeValue, unix(st.lastOK), l, t)
 		ch <- prometheus.MustNewConstMetric(descDriftSince, prometheus.GaugeValue, unix(st.driftSince), l, t)
-		for _, f := range st.objects {
-			ch <- prometheus.MustNewConstMetric(descObject, prometheus.GaugeValue, 1, l, t, label(f.Object), label(string(f.Change)))
+		for _, o := range st.objects {
+			ch <- prometheus.MustNewConstMetric(descObject, prometheus.GaugeValue, 1, l, t, o[0], o[1])
 		}
 	}
 }
@@ -212,5 +247,7 @@ func unix(t time.Time) float64 {
 }
 
 // label makes a value valid as a label: a name that is not valid UTF-8
-// would make the collector fail, and every scrape with it.
+// would make the collector fail, and every scrape with it. Every label
+// value that comes from a report goes through it, and state is kept under
+// the result, so that two names it maps to one value are one series.
 func label(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
