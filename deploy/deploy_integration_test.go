@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/driftd/driftd/internal/testenv"
 )
@@ -32,8 +33,9 @@ func TestManifestsServerSideDryRun(t *testing.T) {
 	// Namespaced objects need their namespace to exist, even in a dry run.
 	must("create", "namespace", "driftd")
 	must("create", "namespace", "shop")
+	must("create", "namespace", "payments")
 
-	for _, dir := range []string{"base", "overlays/apply", "overlays/narrow-secrets"} {
+	for _, dir := range []string{"base", "overlays/apply", "overlays/narrow-secrets", "overlays/web-config"} {
 		out := must("apply", "--server-side", "--dry-run=server", "--field-manager=driftd-test", "-k", dir)
 		for _, want := range []string{"deployment.apps/driftd serverside-applied (server dry run)", "prometheusrule.monitoring.coreos.com/driftd", "servicemonitor.monitoring.coreos.com/driftd", "clusterrole.rbac.authorization.k8s.io/driftd-read", "networkpolicy.networking.k8s.io/driftd serverside-applied (server dry run)"} {
 			if !strings.Contains(out, want) {
@@ -41,16 +43,70 @@ func TestManifestsServerSideDryRun(t *testing.T) {
 			}
 		}
 	}
-	// The narrowed overlay reads Secrets only in "shop".
+	// The narrowed overlay binds Secrets only in "shop" and "payments".
 	narrow := must("kustomize", "overlays/narrow-secrets")
-	if !strings.Contains(narrow, "name: driftd-read-secrets\n  namespace: shop") {
-		t.Errorf("narrow-secrets has no Role for shop:\n%s", narrow)
-	}
-	for _, doc := range strings.Split(narrow, "\n---\n") {
-		if strings.Contains(doc, "kind: ClusterRole\n") && strings.Contains(doc, "- secrets") {
-			t.Errorf("narrow-secrets' ClusterRole still grants Secrets:\n%s", doc)
+	for _, ns := range []string{"shop", "payments"} {
+		if !strings.Contains(narrow, "kind: RoleBinding\nmetadata:\n  name: driftd-read-secrets\n  namespace: "+ns) {
+			t.Errorf("narrow-secrets has no RoleBinding in %s:\n%s", ns, narrow)
 		}
 	}
+	for _, doc := range strings.Split(narrow, "\n---\n") {
+		if strings.Contains(doc, "name: driftd-read\n") && strings.Contains(doc, "- secrets") {
+			t.Errorf("narrow-secrets' ClusterRole driftd-read still grants Secrets:\n%s", doc)
+		}
+		if strings.Contains(doc, "kind: ClusterRoleBinding") && strings.Contains(doc, "name: driftd-read-secrets") {
+			t.Errorf("driftd-read-secrets is bound cluster-wide:\n%s", doc)
+		}
+	}
+
+	// The web-config overlay passes the web config file, mounts it, and
+	// gives the probes HTTPS and an Authorization header.
+	web := must("kustomize", "overlays/web-config")
+	for _, want := range []string{
+		"- --web.config.file=/etc/driftd/web/web.yml",
+		"- mountPath: /etc/driftd/web\n          name: web-config\n          readOnly: true",
+		"secretName: driftd-web-config",
+		"scheme: HTTPS",
+		"name: Authorization",
+		"basicAuth:",
+		"scheme: https",
+	} {
+		if !strings.Contains(web, want) {
+			t.Errorf("web-config lacks %q:\n%s", want, web)
+		}
+	}
+	if n := strings.Count(web, "scheme: HTTPS"); n != 2 {
+		t.Errorf("%d probes use HTTPS, want both", n)
+	}
+
+	// What the RBAC grants, asked of the API server itself: the base lets
+	// driftd read Secrets everywhere; with narrow-secrets applied over it,
+	// only in the listed namespaces.
+	sa := "--as=system:serviceaccount:driftd:driftd"
+	canI := func(want string, args ...string) {
+		t.Helper()
+		var out string
+		for range 50 { // the authorizer's cache follows the apply
+			out, _ = kubectl(append([]string{"auth", "can-i", sa}, args...)...)
+			if strings.TrimSpace(out) == want {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Errorf("can driftd %s? %q, want %q", strings.Join(args, " "), strings.TrimSpace(out), want)
+	}
+	must("apply", "--server-side", "--field-manager=driftd-test", "-k", "base")
+	canI("yes", "list", "secrets", "-n", "default")
+	canI("yes", "list", "secrets", "--all-namespaces")
+	canI("no", "update", "configmaps", "-n", "shop")
+	must("apply", "--server-side", "--field-manager=driftd-test", "-k", "overlays/narrow-secrets")
+	canI("yes", "list", "secrets", "-n", "shop")
+	canI("yes", "watch", "secrets", "-n", "payments")
+	canI("no", "get", "secrets", "-n", "default")
+	canI("no", "list", "secrets", "--all-namespaces")
+	canI("no", "get", "secrets", "-n", "kube-system")
+	canI("yes", "list", "configmaps", "-n", "default")
+
 	// A broken manifest is rejected, so the dry run is a real check: the
 	// same NetworkPolicy with a port that is neither a number nor a name.
 	broken := exec.Command(k.Kubectl, "--kubeconfig", k.Kubeconfig, "apply", "--server-side", "--dry-run=server", "-n", "driftd", "-f", "-")
