@@ -70,11 +70,11 @@ type serveProc struct {
 	done chan error
 }
 
-func startServe(t *testing.T, cfg string) *serveProc {
+func startServe(t *testing.T, cfg string, extraArgs ...string) *serveProc {
 	t.Helper()
 	addr := freePort(t)
 	p := &serveProc{addr: addr, logs: &bytes.Buffer{}, done: make(chan error, 1)}
-	p.cmd = exec.Command(driftdBinary(t), "serve", "-c", cfg, "--listen", addr, "--log-level", "debug")
+	p.cmd = exec.Command(driftdBinary(t), append([]string{"serve", "-c", cfg, "--listen", addr, "--log-level", "debug"}, extraArgs...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -87,7 +87,8 @@ func startServe(t *testing.T, cfg string) *serveProc {
 			t.Logf("driftd serve logs:\n%s", p.logs)
 		}
 	})
-	if !eventually(20*time.Second, func() bool { code, _ := p.get("/healthz"); return code == 200 }) {
+	// Up when /healthz answers: 200, or 401 behind basic auth.
+	if !eventually(20*time.Second, func() bool { code, _ := p.get("/healthz"); return code == 200 || code == 401 }) {
 		t.Fatalf("driftd serve did not come up:\n%s", p.logs)
 	}
 	return p

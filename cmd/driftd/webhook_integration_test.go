@@ -4,17 +4,21 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // vmHWM returns a process's peak resident set size, in bytes.
@@ -184,5 +188,71 @@ layers:
 	}
 	if code, _ := p.get("/healthz"); code != 200 {
 		t.Errorf("/healthz after the flood: %d", code)
+	}
+}
+
+// TestServeWebConfig runs `driftd serve --web.config.file` with a bcrypt
+// basic_auth_users entry: every endpoint refuses a request without the
+// credentials and takes one with them. A web config file that does not
+// parse stops serve at start-up, exit 1.
+func TestServeWebConfig(t *testing.T) {
+	dir := t.TempDir()
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret-scrape"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := filepath.Join(dir, "web.yml")
+	write(t, web, fmt.Sprintf("basic_auth_users:\n  prometheus: %s\n", hash))
+	secret := filepath.Join(dir, "secret")
+	write(t, secret, "s3cret\n")
+	kubeconfig := silentKubeconfig(t, dir, silentServer(t))
+	write(t, filepath.Join(dir, "repo/apps/cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: x}\n")
+	cfg := filepath.Join(dir, "driftd.yaml")
+	write(t, cfg, fmt.Sprintf(`repo: {url: "file://%s/nonexistent"}
+cache_dir: %s/cache
+schedule: "0 0 1 1 *"
+serve: {start_jitter: 0s, webhook: {secret_file: %s}}
+layers:
+  app: {paths: [apps], kubeconfig: %s, timeout: 5s}
+`, dir, dir, secret, kubeconfig))
+	p := startServe(t, cfg, "--web.config.file="+web)
+	do := func(method, path, user, pass string) int {
+		t.Helper()
+		req, _ := http.NewRequest(method, "http://"+p.addr+path, strings.NewReader("{}"))
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, e := range [][2]string{{"GET", "/"}, {"GET", "/api/v1/report"}, {"GET", "/metrics"}, {"GET", "/healthz"}, {"GET", "/readyz"}, {"POST", "/hooks/git"}} {
+		if code := do(e[0], e[1], "", ""); code != http.StatusUnauthorized {
+			t.Errorf("%s %s without credentials: %d, want 401", e[0], e[1], code)
+		}
+		if code := do(e[0], e[1], "prometheus", "guess"); code != http.StatusUnauthorized {
+			t.Errorf("%s %s with a wrong password: %d, want 401", e[0], e[1], code)
+		}
+	}
+	if code := do("GET", "/metrics", "prometheus", "s3cret-scrape"); code != http.StatusOK {
+		t.Errorf("/metrics with credentials: %d, want 200", code)
+	}
+	if code := do("GET", "/", "prometheus", "s3cret-scrape"); code != http.StatusOK {
+		t.Errorf("/ with credentials: %d, want 200", code)
+	}
+	// Past basic auth, the webhook still wants its signature.
+	if code := do("POST", "/hooks/git", "prometheus", "s3cret-scrape"); code != http.StatusUnauthorized {
+		t.Errorf("unsigned webhook with credentials: %d, want 401 from the signature check", code)
+	}
+
+	bad := filepath.Join(dir, "bad.yml")
+	write(t, bad, "basic_auth_users: [not a map]\n")
+	out, err := exec.Command(driftdBinary(t), "serve", "-c", cfg, "--listen", freePort(t), "--web.config.file="+bad).CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "--web.config.file") {
+		t.Errorf("a bad web config file: %v, want exit 1 naming the flag:\n%s", err, out)
 	}
 }
