@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/driftd/driftd/pkg/config"
+	"github.com/driftd/driftd/pkg/drift"
 )
 
 // runDaemon starts a test daemon and returns its base address once its
@@ -273,5 +274,37 @@ func TestReportRenderedOnce(t *testing.T) {
 	d.pages.mu.Unlock()
 	if renders != 2 {
 		t.Errorf("%d renderings for 40 requests, want 2 (one JSON, one page)", renders)
+	}
+}
+
+// TestStatusPageEscapesControlCharacters: names, errors and diffs on the status page are
+// inert HTML, and control characters and bidirectional overrides in them
+// are shown as escapes.
+func TestStatusPageEscapesControlCharacters(t *testing.T) {
+	r := drift.Report{Revision: "abc", Source: drift.SourceStatus{Synced: true}, Layers: []drift.LayerResult{{
+		Layer: drift.LayerNode, Targets: []drift.TargetResult{
+			{Name: "node<script>alert(1)</script>", Findings: []drift.Finding{{
+				Object: "/etc/x\x1b]52;c;ZXZpbA==\x07\u202eesrever.conf", Change: drift.ChangeUnmanaged,
+				Diff: "+evil \x1b[2K\r<img src=x>\n+tab\tok\n",
+			}}},
+			{Name: "n2", Status: drift.StatusUnknown, Error: "ssh: \x1b[31mred\nsecond line"},
+		},
+	}}}
+	r.Normalize()
+	var p pages
+	b, err := p.html(&r, true, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	for _, bad := range []string{"\x1b", "\x07", "\r", "\u202e", "<script>", "<img"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("the status page holds %q raw", bad)
+		}
+	}
+	for _, want := range []string{`\x1b]52;c;ZXZpbA==\x07\u202eesrever.conf`, `evil \x1b[2K\x0d&lt;img src=x&gt;`, "tab\tok", "ssh: \\x1b[31mred\nsecond line", "node&lt;script&gt;"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the status page lacks %q", want)
+		}
 	}
 }

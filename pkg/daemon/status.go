@@ -7,13 +7,19 @@ import (
 	"strings"
 
 	"github.com/driftd/driftd/pkg/drift"
+	"github.com/driftd/driftd/pkg/report"
 )
 
 //go:embed status.html
 var statusHTML string
 
+// statusTmpl shows names, errors and diffs through report's escaper:
+// html/template makes them inert HTML, and the escaper keeps control
+// characters and bidirectional overrides from disguising them.
 var statusTmpl = template.Must(template.New("status").Funcs(template.FuncMap{
-	"lines": func(s string) []string { return strings.Split(strings.TrimSuffix(s, "\n"), "\n") },
+	"shown":      report.Printable,
+	"shownBlock": report.PrintableBlock,
+	"lines":      func(s string) []string { return strings.Split(strings.TrimSuffix(s, "\n"), "\n") },
 	"lineClass": func(l string) string {
 		switch {
 		case strings.HasPrefix(l, "+++"), strings.HasPrefix(l, "---"):

@@ -59,6 +59,16 @@ func unsafeRune(r rune) bool {
 	return false
 }
 
+// Printable returns s safe to show on one line of a terminal or a page:
+// control characters (newlines included), terminal escape sequences,
+// bidirectional overrides and bytes that are not UTF-8 are shown as
+// escapes such as \x1b and \u202e.
+func Printable(s string) string { return line(s) }
+
+// PrintableBlock is Printable for multi-line text such as a diff or an
+// error: newlines and tabs are kept.
+func PrintableBlock(s string) string { return block(s) }
+
 // line is safeText for a value shown on one line: newlines are escaped too.
 func line(s string) string { return safeText(s, "") }
 
