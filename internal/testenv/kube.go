@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 )
 
@@ -24,6 +25,9 @@ type Kube struct {
 	// ControllerManager is kube-controller-manager's https URL (its
 	// /healthz answers without credentials), or "" when it does not run.
 	ControllerManager string
+
+	deployedMu sync.Mutex
+	saToken    string // the ServiceAccount token DeployedKubeconfig made
 }
 
 // KubeOption changes what KubeForTest starts.
