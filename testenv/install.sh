@@ -72,13 +72,14 @@ CONF
 	mv "$TF_CLI_CONFIG.tmp" "$TF_CLI_CONFIG"
 }
 
-# kube builds kube-apiserver, kubectl (matching the server) and etcd from the
-# module proxy through the wrapper module in testenv/kube. Cold: 7-10 minutes
+# kube builds kube-apiserver, kube-controller-manager, kubectl (matching the
+# server) and etcd from the module proxy through the wrapper module in
+# testenv/kube. Cold: 7-10 minutes
 # and 3 GB of build cache; warm: seconds.
 kube() {
 	local bin=$KUBE_BIN
-	[ -x "$bin/kube-apiserver" ] && [ -x "$bin/kubectl" ] && [ -x "$bin/etcd" ] && return 0
-	log "building etcd $ETCD_VERSION, kube-apiserver and kubectl $KUBE_VERSION (7-10 minutes cold)"
+	[ -x "$bin/kube-apiserver" ] && [ -x "$bin/kube-controller-manager" ] && [ -x "$bin/kubectl" ] && [ -x "$bin/etcd" ] && return 0
+	log "building etcd $ETCD_VERSION, kube-apiserver, kube-controller-manager and kubectl $KUBE_VERSION (7-10 minutes cold)"
 	mkdir -p "$bin.tmp"
 	local v=k8s.io/component-base/version cv=k8s.io/client-go/pkg/version
 	local minor=${KUBE_VERSION#*.}
@@ -90,6 +91,7 @@ kube() {
 		go build -trimpath -ldflags "-s -w" -o "$bin.tmp/etcd" go.etcd.io/etcd/server/v3
 		go build -trimpath -ldflags "$ld" -o "$bin.tmp/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
 		go build -trimpath -ldflags "$ld" -o "$bin.tmp/kubectl" k8s.io/kubernetes/cmd/kubectl
+		go build -trimpath -ldflags "$ld" -o "$bin.tmp/kube-controller-manager" k8s.io/kubernetes/cmd/kube-controller-manager
 	)
 	rm -rf "$bin" && mv "$bin.tmp" "$bin"
 }
