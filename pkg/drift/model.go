@@ -86,6 +86,9 @@ type TargetResult struct {
 	Duration time.Duration `json:"-"`
 	// DurationSeconds mirrors Duration for JSON consumers.
 	DurationSeconds float64 `json:"duration_seconds"`
+	// Details holds structured, layer-specific facts about the check of
+	// the target, such as how the app layer compared each kind.
+	Details map[string]any `json:"details,omitempty"`
 }
 
 // Fail returns a result for a target that could not be checked.

@@ -125,6 +125,11 @@ func (l *Layer) Check(ctx context.Context, snap drift.Snapshot) ([]drift.TargetR
 		}
 		byTarget[target] = append(byTarget[target], desired{obj: o.Obj, source: o.Source, mapping: m})
 	}
+	for t, ds := range byTarget {
+		kept, errs := dropDuplicates(ds)
+		byTarget[t] = kept
+		targetErrs[t] = append(targetErrs[t], errs...)
+	}
 	if l.cfg.Unmanaged != nil {
 		for _, ns := range l.cfg.Unmanaged.Namespaces {
 			if _, ok := byTarget[ns]; !ok {
@@ -258,4 +263,33 @@ func (l *Layer) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) 
 		return nil, fmt.Errorf("resolve kind %s: %w", gvk, err)
 	}
 	return m, nil
+}
+
+// dropDuplicates removes every object that Git declares more than once
+// (same group, kind, namespace and name), with an error naming each pair of
+// sources. None of the copies is compared: two copies of a Secret that
+// differ would tell which one matches the live value.
+func dropDuplicates(ds []desired) ([]desired, []error) {
+	first := map[string]int{}
+	dup := map[string]bool{}
+	var errs []error
+	for i, d := range ds {
+		id := ID(d.obj)
+		if j, ok := first[id]; ok {
+			dup[id] = true
+			errs = append(errs, fmt.Errorf("%s is declared twice, in %s and in %s: neither is compared", id, ds[j].source, d.source))
+			continue
+		}
+		first[id] = i
+	}
+	if len(dup) == 0 {
+		return ds, nil
+	}
+	kept := ds[:0:0]
+	for _, d := range ds {
+		if !dup[ID(d.obj)] {
+			kept = append(kept, d)
+		}
+	}
+	return kept, errs
 }

@@ -83,3 +83,53 @@ func TestCompareGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestReadOnlyGolden runs the read-only comparison on
+// testdata/readonly/<case>/{git,live}.yaml, where live.yaml was recorded
+// from a real kube-apiserver (managedFields included) by
+// TestRecordReadOnly (go test -tags integration -run TestRecordReadOnly
+// -record), and compares the diff with want.diff (rewritten by -update; an
+// empty want.diff means in sync). The manager that want.managers names, if
+// any, must be the first one the finding names.
+func TestReadOnlyGolden(t *testing.T) {
+	cases, err := filepath.Glob("testdata/readonly/*")
+	if err != nil || len(cases) == 0 {
+		t.Fatalf("no cases: %v", err)
+	}
+	key := []byte("a fixed key for golden files only")
+	for _, dir := range cases {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			git, live := readObject(t, filepath.Join(dir, "git.yaml")), readObject(t, filepath.Join(dir, "live.yaml"))
+			cfg := Config{}
+			cfg.Defaults()
+			l := &Layer{cfg: cfg}
+			g, lv := normalize(git, key), normalize(live, key)
+			for _, p := range annotationPaths(git) {
+				removePointer(g, p)
+				removePointer(lv, p)
+			}
+			want := newReadOnly(live, lv, l.classify).want(g)
+			got := ""
+			if !reflect.DeepEqual(want, lv) {
+				got = yamlDiff(ID(git), want, lv)
+				for _, c := range changedBy(live, want, lv) {
+					got = "# changed by " + c.Manager + "\n" + got
+				}
+			}
+			wantFile := filepath.Join(dir, "want.diff")
+			if *update {
+				if err := os.WriteFile(wantFile, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			wantDiff, err := os.ReadFile(wantFile)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to write it)", err)
+			}
+			if d := cmp.Diff(string(wantDiff), got); d != "" {
+				t.Errorf("diff (-want +got):\n%s", d)
+			}
+		})
+	}
+}

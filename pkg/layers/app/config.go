@@ -1,6 +1,8 @@
 package app
 
 import (
+	"path"
+	"strconv"
 	"time"
 
 	"github.com/driftd/driftd/pkg/yamlconf"
@@ -27,6 +29,22 @@ type Config struct {
 	// Parallelism bounds the requests in flight (LISTs and dry runs). It
 	// defaults to 8.
 	Parallelism int `yaml:"parallelism"`
+	// Compare chooses how objects that differ as written are compared:
+	// "read-only" from the live object's managedFields (needs get and list
+	// only), "dry-run" by a dry-run replace (needs update on every kind
+	// compared), or "auto" (the default): dry-run where a
+	// SelfSubjectAccessReview says it is allowed, read-only elsewhere.
+	Compare string `yaml:"compare"`
+	// Appliers are the field managers (globs) that apply Git to the
+	// cluster. Fields only live has are drift when a manager that is
+	// neither an applier nor a controller set them. Setting the list
+	// replaces the defaults (DefaultAppliers).
+	Appliers []string `yaml:"appliers"`
+	// Controllers are the field managers (globs) of the cluster's own
+	// machinery, whose fields Git does not declare are never drift.
+	// Setting the list replaces the defaults (DefaultControllers). Writes
+	// through the status subresource always count as a controller's.
+	Controllers []string `yaml:"controllers"`
 	// Unmanaged, when set, reports live objects that Git does not know.
 	Unmanaged *Unmanaged `yaml:"unmanaged"`
 	// AllowRemoteResources lets kustomizations fetch remote resources
@@ -34,6 +52,29 @@ type Config struct {
 	// When on, each kustomization is rendered in a child process that is
 	// killed at the target timeout or when the check ends.
 	AllowRemoteResources bool `yaml:"allow_remote_resources"`
+}
+
+// The comparison modes of Config.Compare.
+const (
+	CompareAuto     = "auto"
+	CompareReadOnly = "read-only"
+	CompareDryRun   = "dry-run"
+)
+
+// DefaultAppliers are the field managers of the tools that apply Git:
+// kubectl (server-side apply, client-side apply, create, replace), Argo CD,
+// Flux, Helm and driftd.
+func DefaultAppliers() []string {
+	return []string{
+		"kubectl", "kubectl-client-side-apply", "kubectl-create", "kubectl-replace", "before-first-apply",
+		"argocd-controller", "argocd-application-controller",
+		"kustomize-controller", "helm-controller", "helm", "driftd",
+	}
+}
+
+// DefaultControllers are the field managers of Kubernetes' own components.
+func DefaultControllers() []string {
+	return []string{"kube-controller-manager", "kube-scheduler", "kubelet", "cloud-controller-manager", "kube-apiserver"}
 }
 
 // Unmanaged selects where live objects absent from Git are drift.
@@ -63,6 +104,15 @@ func (c *Config) Defaults() {
 		c.Parallelism = 8
 	}
 	c.Timeout = c.Timeout.Or(time.Minute)
+	if c.Compare == "" {
+		c.Compare = CompareAuto
+	}
+	if c.Appliers == nil {
+		c.Appliers = DefaultAppliers()
+	}
+	if c.Controllers == nil {
+		c.Controllers = DefaultControllers()
+	}
 }
 
 // Validate reports the section's errors, with paths relative to it.
@@ -70,6 +120,21 @@ func (c *Config) Validate() []yamlconf.FieldError {
 	var errs []yamlconf.FieldError
 	if len(c.Paths) == 0 && c.Enabled.Value(true) {
 		errs = append(errs, yamlconf.Errorf([]string{"paths"}, "at least one path is required"))
+	}
+	switch c.Compare {
+	case "", CompareAuto, CompareReadOnly, CompareDryRun:
+	default:
+		errs = append(errs, yamlconf.Errorf([]string{"compare"}, "%q is not a comparison mode: use auto, read-only or dry-run", c.Compare))
+	}
+	for _, l := range []struct {
+		name  string
+		globs []string
+	}{{"appliers", c.Appliers}, {"controllers", c.Controllers}} {
+		for i, g := range l.globs {
+			if _, err := path.Match(g, ""); err != nil || g == "" {
+				errs = append(errs, yamlconf.Errorf([]string{l.name, strconv.Itoa(i)}, "%q is not a valid glob", g))
+			}
+		}
 	}
 	return errs
 }

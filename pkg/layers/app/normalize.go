@@ -89,8 +89,16 @@ func mac(key, v []byte) string {
 	return "(redacted, hmac " + hex.EncodeToString(h.Sum(nil))[:12] + ")"
 }
 
-// removePointer deletes the value at a JSON Pointer (RFC 6901), if any.
+// removePointer deletes the value at a JSON Pointer (RFC 6901), if any. A
+// segment that is exactly * stands for every key or index at that level
+// (/spec/template/spec/containers/*/image).
 func removePointer(m map[string]any, ptr string) {
+	if strings.Contains(ptr, "/*") {
+		for _, p := range expandPointer(m, "", strings.Split(strings.TrimPrefix(ptr, "/"), "/")) {
+			removePointer(m, p)
+		}
+		return
+	}
 	switch c, last, ok := walkTo(m, ptr); {
 	case !ok:
 	case c.m != nil:
@@ -102,6 +110,41 @@ func removePointer(m map[string]any, ptr string) {
 			c.l[n] = nil
 		}
 	}
+}
+
+// expandPointer lists the concrete pointers under prefix (whose value is
+// v) that the segments rest, * standing for any key or index, reach.
+func expandPointer(v any, prefix string, rest []string) []string {
+	if len(rest) == 0 {
+		return []string{prefix}
+	}
+	seg, rest := rest[0], rest[1:]
+	if seg != "*" {
+		name := strings.ReplaceAll(strings.ReplaceAll(seg, "~1", "/"), "~0", "~")
+		switch c := v.(type) {
+		case map[string]any:
+			if sub, ok := c[name]; ok {
+				return expandPointer(sub, prefix+"/"+seg, rest)
+			}
+		case []any:
+			if n, err := strconv.Atoi(name); err == nil && n >= 0 && n < len(c) {
+				return expandPointer(c[n], prefix+"/"+seg, rest)
+			}
+		}
+		return nil
+	}
+	var out []string
+	switch c := v.(type) {
+	case map[string]any:
+		for k, sub := range c {
+			out = append(out, expandPointer(sub, prefix+"/"+escapePointer(k), rest)...)
+		}
+	case []any:
+		for i, sub := range c {
+			out = append(out, expandPointer(sub, prefix+"/"+strconv.Itoa(i), rest)...)
+		}
+	}
+	return out
 }
 
 // container is a map or a list within an object.

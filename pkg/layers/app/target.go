@@ -31,6 +31,7 @@ func (l *Layer) checkTarget(ctx context.Context, target string, objs []desired, 
 		byGVR[d.mapping.Resource] = append(byGVR[d.mapping.Resource], d)
 	}
 	unmanaged := l.unmanagedIn(target)
+	modes := map[string]map[string]bool{}
 	var mu sync.Mutex
 	var errs []error
 	var wg sync.WaitGroup
@@ -53,16 +54,25 @@ func (l *Layer) checkTarget(ctx context.Context, target string, objs []desired, 
 				mu.Unlock()
 				return
 			}
-			findings, ferrs := l.compareKind(ctx, ds, live, unmanaged, sem, used, &mu)
+			findings, ferrs, mode := l.compareKind(ctx, ds, live, unmanaged, l.newKindMode(ctx, gvr, ns), sem, used, &mu)
 			mu.Lock()
 			res.Findings = append(res.Findings, findings...)
 			errs = append(errs, ferrs...)
+			if mode != "" {
+				if modes[mode] == nil {
+					modes[mode] = map[string]bool{}
+				}
+				modes[mode][gvr.GroupResource().String()] = true
+			}
 			mu.Unlock()
 		})
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		res.Error = err.Error()
+	}
+	if m := modeSummary(modes); m != nil {
+		res.Details = map[string]any{"compare": m}
 	}
 	return res
 }
@@ -107,9 +117,10 @@ func (l *Layer) list(ctx context.Context, gvr schema.GroupVersionResource, ns st
 
 // compareKind compares the Git objects of one kind with the live ones.
 func (l *Layer) compareKind(ctx context.Context, ds []desired, live map[string]*unstructured.Unstructured, unmanaged bool,
-	sem chan struct{}, used map[cacheKey]bool, mu *sync.Mutex) ([]drift.Finding, []error) {
+	km *kindMode, sem chan struct{}, used map[cacheKey]bool, mu *sync.Mutex) ([]drift.Finding, []error, string) {
 	var findings []drift.Finding
 	var errs []error
+	var modeUsed string
 	var fmu sync.Mutex
 	var wg sync.WaitGroup
 	inGit := map[string]bool{}
@@ -118,9 +129,17 @@ func (l *Layer) compareKind(ctx context.Context, ds []desired, live map[string]*
 		lv := live[d.obj.GetName()]
 		wg.Go(func() {
 			defer recoverInto(&fmu, &errs, ID(d.obj))
-			f, key, err := l.compareOne(ctx, d, lv, sem)
+			f, key, mode, err := l.compareOne(ctx, d, lv, km, sem)
+			if f != nil {
+				if by := annotationIgnored(d); by != "" {
+					f.Details["ignored_by"] = by
+				}
+			}
 			fmu.Lock()
 			defer fmu.Unlock()
+			if mode != "" {
+				modeUsed = mode
+			}
 			if key != nil {
 				mu.Lock()
 				used[*key] = true
@@ -148,7 +167,7 @@ func (l *Layer) compareKind(ctx context.Context, ds []desired, live map[string]*
 				Diff: yamlDiff(id, nil, normalize(lv, l.secretKey))})
 		}
 	}
-	return findings, errs
+	return findings, errs, modeUsed
 }
 
 // autoCreated tells objects that the cluster makes by itself, which are
@@ -171,14 +190,15 @@ func autoCreated(u *unstructured.Unstructured) bool {
 }
 
 // compareOne compares one Git object with its live counterpart (nil when
-// absent). It returns the cache key it used, if any.
-func (l *Layer) compareOne(ctx context.Context, d desired, live *unstructured.Unstructured, sem chan struct{}) (*drift.Finding, *cacheKey, error) {
+// absent). It returns the cache key it used, if any, and the comparison
+// mode it took ("" when the object equals Git as written).
+func (l *Layer) compareOne(ctx context.Context, d desired, live *unstructured.Unstructured, km *kindMode, sem chan struct{}) (*drift.Finding, *cacheKey, string, error) {
 	id := ID(d.obj)
-	paths := l.ignoredPaths(d.obj)
+	paths := append(l.ignoredPaths(d.obj), annotationPaths(d.obj)...)
 	git := normalize(d.obj, l.secretKey)
 	if live == nil {
 		return &drift.Finding{Object: id, Change: drift.ChangeMissing, Diff: yamlDiff(id, git, nil),
-			Details: map[string]any{"source": d.source}}, nil, nil
+			Details: map[string]any{"source": d.source}}, nil, "", nil
 	}
 	lv := normalize(live, l.secretKey)
 	for _, p := range paths {
@@ -190,38 +210,48 @@ func (l *Layer) compareOne(ctx context.Context, d desired, live *unstructured.Un
 	owned := managedFields(live, l.ignoredManagers(d.obj))
 	dropOwned(lv, []map[string]any{git}, owned)
 	if reflect.DeepEqual(git, lv) {
-		return nil, nil, nil
+		return nil, nil, "", nil
 	}
-	// Not equal as written: ask the server what Git becomes over this live
+	// Not equal as written: work out what Git becomes over this live
 	// object (defaults, canonical forms, allocated fields).
-	key := cacheKey{id: id, gitHash: hashObj(d.obj.Object), liveRV: live.GetResourceVersion()}
-	want, ok := l.cached(key)
-	if !ok {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			return nil, nil, fmt.Errorf("%s (%s): dry-run replace: %w", id, d.source, ctx.Err())
+	mode, _ := km.once()
+	var want map[string]any
+	var key *cacheKey
+	var note string
+	if mode == CompareDryRun {
+		k := cacheKey{id: id, gitHash: hashObj(d.obj.Object), liveRV: live.GetResourceVersion()}
+		w, err := l.dryRunWant(ctx, k, d, live, sem)
+		switch {
+		case err == nil:
+			want, key = copyMap(w), &k
+			for _, p := range paths {
+				removePointer(want, p)
+			}
+			if len(owned) > 0 {
+				dropOwned(normalize(live, l.secretKey), []map[string]any{want}, owned)
+			}
+		case dryRunRefused(err, l.cfg.Compare):
+			// A Job's template, an immutable ConfigMap recreated live:
+			// the facts are still there to compare without the server.
+			mode, note = CompareReadOnly, "dry-run replace refused ("+apiError(err)+"): compared read-only"
+		default:
+			return nil, nil, mode, fmt.Errorf("%s (%s): dry-run replace: %s", id, d.source, apiError(err))
 		}
-		out, err := l.dryRunReplace(ctx, d, live)
-		<-sem
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s (%s): dry-run replace: %w", id, d.source, err)
-		}
-		want = normalize(out, l.secretKey)
-		l.store(key, want)
 	}
-	want = copyMap(want)
-	for _, p := range paths {
-		removePointer(want, p)
-	}
-	if len(owned) > 0 {
-		dropOwned(normalize(live, l.secretKey), []map[string]any{want}, owned)
+	if want == nil {
+		want = newReadOnly(live, lv, l.classify).want(git)
 	}
 	if reflect.DeepEqual(want, lv) {
-		return nil, &key, nil
+		return nil, key, mode, nil
 	}
 	f := &drift.Finding{Object: id, Change: drift.ChangeChanged, Diff: yamlDiff(id, want, lv),
-		Details: map[string]any{"source": d.source}}
+		Details: map[string]any{"source": d.source, "compare": mode}}
+	if note != "" {
+		f.Details["compare_note"] = note
+	}
+	if len(live.GetManagedFields()) == 0 && mode == CompareReadOnly {
+		f.Details["compare_note"] = "the live object has no managedFields: fields added live are not attributed"
+	}
 	if by := changedBy(live, want, lv); len(by) > 0 {
 		// Who made the live edit, and when: the first thing an operator asks.
 		f.Details["changed_by"] = by
@@ -235,7 +265,28 @@ func (l *Layer) compareOne(ctx context.Context, d desired, live *unstructured.Un
 		}
 		f.Diff = head.String() + f.Diff
 	}
-	return f, &key, nil
+	return f, key, mode, nil
+}
+
+// dryRunWant is the normalized result of a dry-run replace of Git over
+// live, from the cache when neither side changed since.
+func (l *Layer) dryRunWant(ctx context.Context, k cacheKey, d desired, live *unstructured.Unstructured, sem chan struct{}) (map[string]any, error) {
+	if w, ok := l.cached(k); ok {
+		return w, nil
+	}
+	select {
+	case sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	out, err := l.dryRunReplace(ctx, d, live)
+	<-sem
+	if err != nil {
+		return nil, err
+	}
+	w := normalize(out, l.secretKey)
+	l.store(k, w)
+	return w, nil
 }
 
 // dryRunReplace PUTs the Git object over the live one with dryRun=All and

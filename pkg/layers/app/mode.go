@@ -1,0 +1,116 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+var ssarResource = schema.GroupVersionResource{Group: "authorization.k8s.io", Version: "v1", Resource: "selfsubjectaccessreviews"}
+
+// kindMode decides once per kind and target, and only when an object of
+// that kind differs as written, how the kind is compared.
+type kindMode struct {
+	once func() (string, string)
+}
+
+// newKindMode returns the comparison mode of gvr in ns for this check:
+// forced by the config, or, in auto mode, dry-run where a
+// SelfSubjectAccessReview says driftd may update the kind (a dry run is
+// authorized like the write itself) and read-only elsewhere. The second
+// value says why, for the report.
+func (l *Layer) newKindMode(ctx context.Context, gvr schema.GroupVersionResource, ns string) *kindMode {
+	return &kindMode{once: sync.OnceValues(func() (string, string) {
+		switch l.cfg.Compare {
+		case CompareReadOnly, CompareDryRun:
+			return l.cfg.Compare, "compare: " + l.cfg.Compare
+		}
+		allowed, err := l.canUpdate(ctx, gvr, ns)
+		switch {
+		case err != nil:
+			l.logger.Warn("access review failed: comparing read-only", "resource", gvrString(gvr), "namespace", ns, "error", err)
+			return CompareReadOnly, "access review failed"
+		case allowed:
+			return CompareDryRun, "update allowed"
+		}
+		return CompareReadOnly, "update not allowed"
+	})}
+}
+
+// canUpdate asks the API server whether driftd's identity may update gvr
+// in ns.
+func (l *Layer) canUpdate(ctx context.Context, gvr schema.GroupVersionResource, ns string) (bool, error) {
+	review := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "authorization.k8s.io/v1",
+		"kind":       "SelfSubjectAccessReview",
+		"spec": map[string]any{"resourceAttributes": map[string]any{
+			"verb": "update", "group": gvr.Group, "version": gvr.Version, "resource": gvr.Resource, "namespace": ns,
+		}},
+	}}
+	out, err := l.dyn.Resource(ssarResource).Create(ctx, review, metav1.CreateOptions{})
+	if err != nil {
+		return false, fmt.Errorf("self subject access review: %w", err)
+	}
+	allowed, _, _ := unstructured.NestedBool(out.Object, "status", "allowed")
+	return allowed, nil
+}
+
+// dryRunRefused reports whether a dry-run replace failed for a reason that
+// the read-only comparison does not have: the object cannot be replaced
+// (immutable fields of a Job, an immutable ConfigMap recreated live) or,
+// in auto mode, the permission went away since the access review.
+func dryRunRefused(err error, mode string) bool {
+	return apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsMethodNotSupported(err) ||
+		(mode != CompareDryRun && apierrors.IsForbidden(err))
+}
+
+// apiError describes an API error without quoting the object: an invalid
+// object's message repeats its content (a whole pod template), so only the
+// reason and the fields are kept.
+func apiError(err error) string {
+	var st apierrors.APIStatus
+	if !errors.As(err, &st) {
+		return err.Error()
+	}
+	s := st.Status()
+	if s.Reason != metav1.StatusReasonInvalid && s.Reason != metav1.StatusReasonBadRequest {
+		return s.Message
+	}
+	var fields []string
+	if s.Details != nil {
+		for _, c := range s.Details.Causes {
+			fields = append(fields, fmt.Sprintf("%s: %s", c.Field, c.Type))
+		}
+	}
+	slices.Sort(fields)
+	msg := fmt.Sprintf("%s (%d)", s.Reason, s.Code)
+	if len(fields) > 0 {
+		msg += ": " + strings.Join(slices.Compact(fields), "; ")
+	}
+	return msg
+}
+
+// modeSummary says which comparison each kind of a target used, for the
+// target's details: {"read-only": ["configmaps", "deployments.apps"]}.
+func modeSummary(used map[string]map[string]bool) map[string][]string {
+	if len(used) == 0 {
+		return nil
+	}
+	out := map[string][]string{}
+	for mode, kinds := range used {
+		for k := range kinds {
+			out[mode] = append(out[mode], k)
+		}
+		sort.Strings(out[mode])
+	}
+	return out
+}

@@ -1,0 +1,178 @@
+package app
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// role is what a field manager is to driftd.
+type role int
+
+const (
+	// roleOther is anyone else: kubectl-edit, kubectl-patch, a script. What
+	// it set and Git does not declare is drift.
+	roleOther role = iota
+	// roleApplier applies Git: kubectl apply, Argo CD, Flux, driftd.
+	roleApplier
+	// roleController is the cluster's own machinery: controllers, the
+	// scheduler, the kubelet, and any write through the status subresource.
+	roleController
+)
+
+// writer is one managedFields entry: who wrote, how and when.
+type writer struct {
+	manager   string
+	operation metav1.ManagedFieldsOperationType
+	time      string
+	role      role
+}
+
+// ownership indexes a live object's managedFields by JSON Pointer into the
+// live object: which entries own each field, which created each list item,
+// and what each list's shape is. It is the read-only comparison's only
+// source of truth about who set what.
+type ownership struct {
+	// leaves maps a field's pointer to the entries that own it as a value
+	// (a scalar, or an atomic map or list).
+	leaves map[string][]*writer
+	// items maps a list item's pointer to the entries that created it.
+	items map[string][]*writer
+	// keys maps an associative list's pointer to its key field names.
+	keys map[string][]string
+	// sets marks lists of scalars that are sets (v: entries).
+	sets map[string]bool
+	// any is false when the object has no managedFields at all (created
+	// before field management, or stripped): nothing can be attributed.
+	any bool
+}
+
+// classify gives each managedFields entry its role.
+type classify func(metav1.ManagedFieldsEntry) role
+
+// indexOwnershipOn reads managedFields entries against obj, a live object
+// or a normalized copy of it: pointers are into obj.
+func indexOwnershipOn(entries []metav1.ManagedFieldsEntry, obj map[string]any, cls classify) *ownership {
+	o := &ownership{leaves: map[string][]*writer{}, items: map[string][]*writer{}, keys: map[string][]string{}, sets: map[string]bool{}}
+	for _, mf := range entries {
+		if mf.FieldsV1 == nil {
+			continue
+		}
+		var fields map[string]any
+		if err := json.Unmarshal(mf.FieldsV1.GetRawBytes(), &fields); err != nil {
+			continue
+		}
+		o.any = true
+		w := &writer{manager: mf.Manager, operation: mf.Operation, role: cls(mf)}
+		if mf.Time != nil {
+			w.time = mf.Time.UTC().Format("2006-01-02T15:04:05Z")
+		}
+		o.walk(fields, obj, "", w)
+	}
+	return o
+}
+
+func (o *ownership) walk(fs map[string]any, live any, ptr string, w *writer) {
+	leaf := true
+	for k, sub := range fs {
+		if k == "." {
+			continue
+		}
+		leaf = false
+		child, _ := sub.(map[string]any)
+		switch {
+		case strings.HasPrefix(k, "f:"):
+			name := k[2:]
+			m, _ := live.(map[string]any)
+			o.walk(child, m[name], ptr+"/"+escapePointer(name), w)
+		case strings.HasPrefix(k, "k:"):
+			var key map[string]any
+			if json.Unmarshal([]byte(k[2:]), &key) != nil {
+				continue
+			}
+			if _, ok := o.keys[ptr]; !ok {
+				names := make([]string, 0, len(key))
+				for n := range key {
+					names = append(names, n)
+				}
+				o.keys[ptr] = names
+			}
+			list, _ := live.([]any)
+			for i, item := range list {
+				if m, ok := item.(map[string]any); ok && keyEqual(m, key) {
+					p := ptr + "/" + strconv.Itoa(i)
+					if _, created := child["."]; created {
+						o.items[p] = append(o.items[p], w)
+					}
+					o.walk(child, item, p, w)
+				}
+			}
+		case strings.HasPrefix(k, "i:"):
+			i, err := strconv.Atoi(k[2:])
+			list, _ := live.([]any)
+			if err == nil && i < len(list) {
+				p := ptr + "/" + strconv.Itoa(i)
+				if _, created := child["."]; created {
+					o.items[p] = append(o.items[p], w)
+				}
+				o.walk(child, list[i], p, w)
+			}
+		case strings.HasPrefix(k, "v:"):
+			o.sets[ptr] = true
+			o.leaves[ptr] = append(o.leaves[ptr], w)
+		}
+	}
+	if leaf && ptr != "" {
+		o.leaves[ptr] = append(o.leaves[ptr], w)
+	}
+}
+
+// keyEqual compares a list item with a managedFields key, numbers by value
+// (the key's JSON numbers are float64, the object's may be int64).
+func keyEqual(item, key map[string]any) bool {
+	for k, v := range key {
+		if !scalarEqual(item[k], v) {
+			return false
+		}
+	}
+	return true
+}
+
+// owners returns the entries that own the value at ptr, as a value of its
+// own (exact) or as part of an atomic map or list above it (inherited).
+func (o *ownership) owners(ptr string) (exact, inherited []*writer) {
+	exact = o.leaves[ptr]
+	for p := parentPointer(ptr); p != ""; p = parentPointer(p) {
+		inherited = append(inherited, o.leaves[p]...)
+	}
+	return exact, inherited
+}
+
+// within returns every entry that owns ptr, anything under it, or created
+// it or an item under it: everyone who wrote a part of a subtree.
+func (o *ownership) within(ptr string) []*writer {
+	var out []*writer
+	for p, ws := range o.leaves {
+		if covers(ptr, p) {
+			out = append(out, ws...)
+		}
+	}
+	for p, ws := range o.items {
+		if covers(ptr, p) {
+			out = append(out, ws...)
+		}
+	}
+	_, inherited := o.owners(ptr)
+	return append(out, inherited...)
+}
+
+// parentPointer returns the pointer of ptr's parent ("" for the root).
+func parentPointer(ptr string) string {
+	i := strings.LastIndex(ptr, "/")
+	if i <= 0 {
+		return ""
+	}
+	return ptr[:i]
+}
