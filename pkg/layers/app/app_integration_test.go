@@ -56,10 +56,13 @@ func newCluster(t *testing.T, k *testenv.Kube) *cluster {
 			t.Fatal(err)
 		}
 	}
+	// driftd checks as deployed: with the ServiceAccount and RBAC of
+	// deploy/base, which may read and never write.
 	c := &cluster{t: t, kube: k, repo: repo, ns: ns, cfg: Config{
-		Paths: []string{"apps"}, Kubeconfig: k.Kubeconfig, DefaultNamespace: "default",
+		Paths: []string{"apps"}, Kubeconfig: k.DeployedKubeconfig(t), DefaultNamespace: "default",
 		QPS: 500, Burst: 1000, Parallelism: 8, Timeout: yamlconf.Duration(30 * time.Second),
 	}}
+	c.cfg.Defaults()
 	// Applied the way GitOps tools and people do: server-side apply.
 	c.kubectl("apply", "--server-side", "-f", filepath.Join(dir, "namespace.yaml"))
 	c.kubectl("apply", "--server-side", "-f", dir)
@@ -92,9 +95,25 @@ func (c *cluster) check(l *Layer) (map[string]drift.TargetResult, error) {
 
 func findings(res map[string]drift.TargetResult) []string { return drifttest.Findings(res, false) }
 
+// TestAppCorpus runs the corpus twice: as the deployed ServiceAccount,
+// which may not update and so compares read-only from managedFields, and
+// as an admin forced to dry-run replace. Both must give the same findings,
+// and every live edit must name its manager and time.
 func TestAppCorpus(t *testing.T) {
 	k := testenv.KubeForTest(t)
+	for _, mode := range []string{CompareReadOnly, CompareDryRun} {
+		t.Run(mode, func(t *testing.T) { testCorpus(t, k, mode) })
+	}
+}
 
+func testCorpus(t *testing.T, k *testenv.Kube, mode string) {
+	newCluster := func(t *testing.T, k *testenv.Kube) *cluster {
+		c := newCluster(t, k)
+		if mode == CompareDryRun {
+			c.cfg.Kubeconfig, c.cfg.Compare = k.Kubeconfig, CompareDryRun
+		}
+		return c
+	}
 	t.Run("in sync", func(t *testing.T) {
 		c := newCluster(t, k)
 		res, err := c.check(c.layer())
@@ -112,30 +131,31 @@ func TestAppCorpus(t *testing.T) {
 	})
 
 	for _, tc := range []struct {
-		name   string
-		mutate func(c *cluster)
-		want   string   // the one finding
-		inDiff []string // lines the diff must hold
+		name    string
+		mutate  func(c *cluster)
+		want    string   // the one finding
+		inDiff  []string // lines the diff must hold
+		manager string   // who made the edit ("" for a deletion)
 	}{
 		{"kubectl scale", func(c *cluster) { c.kubectl("scale", "-n", c.ns, "deployment/web", "--replicas=5") },
-			"changed apps/Deployment/NS/web", []string{"-  replicas: 2", "+  replicas: 5"}},
+			"changed apps/Deployment/NS/web", []string{"-  replicas: 2", "+  replicas: 5"}, "kubectl"},
 		{"kubectl set image", func(c *cluster) { c.kubectl("set", "image", "-n", c.ns, "deployment/web", "web=nginx:1.28") },
-			"changed apps/Deployment/NS/web", []string{"-        image: nginx:1.27", "+        image: nginx:1.28"}},
+			"changed apps/Deployment/NS/web", []string{"-        image: nginx:1.27", "+        image: nginx:1.28"}, "kubectl-set"},
 		{"label added live", func(c *cluster) { c.kubectl("label", "-n", c.ns, "configmap/settings", "owner=bob") },
-			"changed core/ConfigMap/NS/settings", []string{"+    owner: bob"}},
+			"changed core/ConfigMap/NS/settings", []string{"+    owner: bob"}, "kubectl-label"},
 		{"hostNetwork added live", func(c *cluster) {
 			c.kubectl("patch", "-n", c.ns, "deployment/web", "-p", `{"spec":{"template":{"spec":{"hostNetwork":true}}}}`)
-		}, "changed apps/Deployment/NS/web", []string{"+      hostNetwork: true"}},
+		}, "changed apps/Deployment/NS/web", []string{"+      hostNetwork: true"}, "kubectl-patch"},
 		{"env var added live", func(c *cluster) { c.kubectl("set", "env", "-n", c.ns, "deployment/web", "DEBUG=1") },
-			"changed apps/Deployment/NS/web", []string{"+        - name: DEBUG", "+          value: \"1\""}},
+			"changed apps/Deployment/NS/web", []string{"+        - name: DEBUG", "+          value: \"1\""}, "kubectl-set"},
 		{"ConfigMap key changed", func(c *cluster) {
 			c.kubectl("patch", "-n", c.ns, "configmap/settings", "--type=merge", "-p", `{"data":{"mode":"debug"}}`)
-		}, "changed core/ConfigMap/NS/settings", []string{"-  mode: production", "+  mode: debug"}},
+		}, "changed core/ConfigMap/NS/settings", []string{"-  mode: production", "+  mode: debug"}, "kubectl-patch"},
 		{"Secret value changed", func(c *cluster) {
 			c.kubectl("patch", "-n", c.ns, "secret/creds", "--type=merge", "-p", `{"stringData":{"password":"hunter2-typed-by-hand"}}`)
-		}, "changed core/Secret/NS/creds", []string{"-  password: (redacted, hmac ", "+  password: (redacted, hmac "}},
+		}, "changed core/Secret/NS/creds", []string{"-  password: (redacted, hmac ", "+  password: (redacted, hmac "}, "kubectl-patch"},
 		{"object deleted", func(c *cluster) { c.kubectl("delete", "-n", c.ns, "serviceaccount/web") },
-			"missing core/ServiceAccount/NS/web", []string{"+++ /dev/null", "-  name: web"}},
+			"missing core/ServiceAccount/NS/web", []string{"+++ /dev/null", "-  name: web"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newCluster(t, k)
@@ -148,10 +168,30 @@ func TestAppCorpus(t *testing.T) {
 			if diff := cmp.Diff([]string{want}, findings(res)); diff != "" {
 				t.Fatalf("findings (-want +got):\n%s\n%s", diff, diffs(res[c.ns]))
 			}
-			d := res[c.ns].Findings[0].Diff
+			f := res[c.ns].Findings[0]
+			d := f.Diff
 			for _, line := range tc.inDiff {
 				if !strings.Contains(d, line) {
 					t.Errorf("diff lacks %q:\n%s", line, d)
+				}
+			}
+			if tc.manager != "" {
+				by, _ := f.Details["changed_by"].([]changer)
+				// The API server records no time for a write through
+				// the scale subresource (kubectl scale).
+				scale := tc.name == "kubectl scale"
+				if len(by) == 0 || by[0].Manager != tc.manager || (by[0].Time == "") != scale {
+					t.Errorf("changed_by %v, want %s first, with a time", f.Details["changed_by"], tc.manager)
+				}
+				head := "# changed by " + tc.manager + " at 20"
+				if scale {
+					head = "# changed by kubectl through the scale subresource\n"
+				}
+				if !strings.Contains(d, head) {
+					t.Errorf("diff does not name %s:\n%s", tc.manager, d)
+				}
+				if got := f.Details["compare"]; got != mode {
+					t.Errorf("compared %v, want %s", got, mode)
 				}
 			}
 			out := render(t, res)

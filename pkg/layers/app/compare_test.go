@@ -113,7 +113,7 @@ func TestReadOnlyGolden(t *testing.T) {
 			if !reflect.DeepEqual(want, lv) {
 				got = yamlDiff(ID(git), want, lv)
 				for _, c := range changedBy(live, want, lv) {
-					got = "# changed by " + c.Manager + "\n" + got
+					got = "# changed by " + c.String() + "\n" + got
 				}
 			}
 			wantFile := filepath.Join(dir, "want.diff")

@@ -187,8 +187,23 @@ type changer struct {
 	Manager string `json:"manager"`
 	// Operation is Apply or Update, as the API server records it.
 	Operation string `json:"operation"`
-	// Time is when the manager last wrote, RFC 3339.
+	// Subresource is the subresource written through, such as scale.
+	Subresource string `json:"subresource,omitempty"`
+	// Time is when the manager last wrote, RFC 3339. The API server
+	// records none for writes through the scale subresource.
 	Time string `json:"time,omitempty"`
+}
+
+// String is the changer as the diff's header names it.
+func (c changer) String() string {
+	s := c.Manager
+	if c.Subresource != "" {
+		s += " through the " + c.Subresource + " subresource"
+	}
+	if c.Time != "" {
+		s += " at " + c.Time
+	}
+	return s
 }
 
 // changedBy names the field managers that own the fields in which want
@@ -222,14 +237,14 @@ func changedBy(live *unstructured.Unstructured, want, have map[string]any) []cha
 		}) {
 			continue
 		}
-		c := changer{Manager: mf.Manager, Operation: string(mf.Operation)}
+		c := changer{Manager: mf.Manager, Operation: string(mf.Operation), Subresource: mf.Subresource}
 		if mf.Time != nil {
 			c.Time = mf.Time.UTC().Format("2006-01-02T15:04:05Z")
 		}
 		out = append(out, c)
 	}
 	slices.SortStableFunc(out, func(a, b changer) int { return strings.Compare(b.Time, a.Time) })
-	return slices.CompactFunc(out, func(a, b changer) bool { return a.Manager == b.Manager })
+	return slices.CompactFunc(out, func(a, b changer) bool { return a.Manager == b.Manager && a.Subresource == b.Subresource })
 }
 
 // covers reports whether pointer p is q or an ancestor of it.

@@ -157,7 +157,10 @@ func (r *readOnly) overlayKeyed(git, live []any, keys []string, ptr string) []an
 // associative list the item is in.
 func (r *readOnly) keyField(ptr, k string) bool {
 	parent := parentPointer(ptr)
-	if _, err := strconv.Atoi(ptr[len(parent)+1:]); parent == "" || err != nil {
+	if parent == "" {
+		return false
+	}
+	if _, err := strconv.Atoi(ptr[len(parent)+1:]); err != nil {
 		return false
 	}
 	for _, key := range r.own.keys[parent] {

@@ -257,11 +257,7 @@ func (l *Layer) compareOne(ctx context.Context, d desired, live *unstructured.Un
 		f.Details["changed_by"] = by
 		var head strings.Builder
 		for _, c := range by {
-			fmt.Fprintf(&head, "# changed by %s", c.Manager)
-			if c.Time != "" {
-				fmt.Fprintf(&head, " at %s", c.Time)
-			}
-			head.WriteString("\n")
+			fmt.Fprintf(&head, "# changed by %s\n", c)
 		}
 		f.Diff = head.String() + f.Diff
 	}
