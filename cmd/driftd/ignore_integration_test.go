@@ -103,7 +103,9 @@ func TestIgnoreApp(t *testing.T) {
 	kubectl("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: ign}\ndata: {mode: debug}\n", "apply", "--server-side", "-f", "-")
 	repo := t.TempDir()
 	write(t, filepath.Join(repo, "apps/cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: ign}\ndata: {mode: production}\n")
-	layer := fmt.Sprintf("layers:\n  app:\n    paths: [apps]\n    kubeconfig: %s", k.Kubeconfig)
+	// driftd runs as deploy/base's ServiceAccount, as deployed: the
+	// shipped RBAC is enough to find drift.
+	layer := fmt.Sprintf("layers:\n  app:\n    paths: [apps]\n    kubeconfig: %s", k.DeployedKubeconfig(t))
 	ignoreCase(t, repo, layer, "layer: app, object: ConfigMap/settings", "core/ConfigMap/ign/settings")
 
 	// A field set by kubectl patch is drift, unless a rule sets aside
@@ -113,7 +115,8 @@ func TestIgnoreApp(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "driftd.yaml")
 	base := fmt.Sprintf("repo: {url: file:///nonexistent}\ncache_dir: %s\n%s\n", filepath.Join(filepath.Dir(cfg), "cache"), layer)
 	write(t, cfg, base)
-	if code, out := checkRun(t, "-c", cfg, "--repo", repo); code != 2 || !strings.Contains(out, "+  extra:") || !strings.Contains(out, "# changed by kubectl-patch at 20") {
+	if code, out := checkRun(t, "-c", cfg, "--repo", repo); code != 2 || !strings.Contains(out, "+  extra:") || !strings.Contains(out, "# changed by kubectl-patch at 20") ||
+		!strings.Contains(out, "# compared read-only, from managedFields") {
 		t.Errorf("a field added by kubectl patch: exit %d, want 2 with the field and who changed it:\n%s", code, out)
 	}
 	write(t, cfg, base+"ignore:\n  - {layer: app, kind: ConfigMap, managers: [kubectl-patch], reason: hand fixes under review}\n")

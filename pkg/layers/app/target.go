@@ -252,15 +252,24 @@ func (l *Layer) compareOne(ctx context.Context, d desired, live *unstructured.Un
 	if len(live.GetManagedFields()) == 0 && mode == CompareReadOnly {
 		f.Details["compare_note"] = "the live object has no managedFields: fields added live are not attributed"
 	}
+	var head strings.Builder
 	if by := changedBy(live, want, lv); len(by) > 0 {
 		// Who made the live edit, and when: the first thing an operator asks.
 		f.Details["changed_by"] = by
-		var head strings.Builder
 		for _, c := range by {
 			fmt.Fprintf(&head, "# changed by %s\n", c)
 		}
-		f.Diff = head.String() + f.Diff
 	}
+	// How it was compared, so that every output says it.
+	switch {
+	case note != "":
+		fmt.Fprintf(&head, "# %s\n", note)
+	case mode == CompareDryRun:
+		head.WriteString("# compared by dry-run replace\n")
+	default:
+		head.WriteString("# compared read-only, from managedFields\n")
+	}
+	f.Diff = head.String() + f.Diff
 	return f, key, mode, nil
 }
 
