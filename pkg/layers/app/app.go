@@ -41,6 +41,8 @@ type Layer struct {
 
 	mu    sync.Mutex
 	cache map[cacheKey]map[string]any
+	// access remembers SelfSubjectAccessReviews for compare: auto.
+	access accessCache
 
 	// remoteRenderer renders kustomizations with remote resources in a
 	// child process; see LoadOptions.
@@ -66,7 +68,7 @@ func New(cfg Config, ignore []ignore.Rule, logger *slog.Logger) (*Layer, error) 
 	if err != nil {
 		return nil, fmt.Errorf("app layer: %w", err)
 	}
-	l := &Layer{cfg: cfg, dyn: dyn, logger: logger, cache: map[cacheKey]map[string]any{},
+	l := &Layer{cfg: cfg, dyn: dyn, logger: logger, cache: map[cacheKey]map[string]any{}, access: accessCache{now: time.Now},
 		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))}
 	l.ignore = ignore
 	if cfg.Unmanaged != nil && cfg.Unmanaged.LabelSelector != "" {

@@ -13,6 +13,10 @@ type cacheKey struct {
 	id      string
 	gitHash [32]byte
 	liveRV  string
+	// variant tells results apart that differ by more than the two
+	// objects: the mode, and for read-only the paths and managers set
+	// aside before comparing.
+	variant string
 }
 
 func (l *Layer) cached(k cacheKey) (map[string]any, bool) {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -34,7 +35,7 @@ func (l *Layer) newKindMode(ctx context.Context, gvr schema.GroupVersionResource
 		case CompareReadOnly, CompareDryRun:
 			return l.cfg.Compare, "compare: " + l.cfg.Compare
 		}
-		allowed, err := l.canUpdate(ctx, gvr, ns)
+		allowed, err := l.access.canUpdate(ctx, gvr, ns, func() (bool, error) { return l.canUpdate(ctx, gvr, ns) })
 		switch {
 		case err != nil:
 			l.logger.Warn("access review failed: comparing read-only", "resource", gvrString(gvr), "namespace", ns, "error", err)
@@ -113,4 +114,51 @@ func modeSummary(used map[string]map[string]bool) map[string][]string {
 		sort.Strings(out[mode])
 	}
 	return out
+}
+
+// accessTTL is how long an access review's answer is reused: a permission
+// granted shows up within it, and one revoked earlier makes the dry run
+// fail as forbidden, which auto mode answers by comparing read-only.
+const accessTTL = 10 * time.Minute
+
+// accessCache remembers access reviews across checks, so that a steady
+// state check asks nothing but its LISTs.
+type accessCache struct {
+	mu      sync.Mutex
+	answers map[accessKey]accessAnswer
+	now     func() time.Time
+}
+
+type accessKey struct {
+	gvr schema.GroupVersionResource
+	ns  string
+}
+
+type accessAnswer struct {
+	allowed bool
+	at      time.Time
+}
+
+// canUpdate returns the remembered answer for gvr in ns, or asks review.
+// Failed reviews are not remembered.
+func (a *accessCache) canUpdate(_ context.Context, gvr schema.GroupVersionResource, ns string, review func() (bool, error)) (bool, error) {
+	k := accessKey{gvr, ns}
+	a.mu.Lock()
+	ans, ok := a.answers[k]
+	now := a.now()
+	a.mu.Unlock()
+	if ok && now.Sub(ans.at) < accessTTL {
+		return ans.allowed, nil
+	}
+	allowed, err := review()
+	if err != nil {
+		return false, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.answers == nil {
+		a.answers = map[accessKey]accessAnswer{}
+	}
+	a.answers[k] = accessAnswer{allowed: allowed, at: now}
+	return allowed, nil
 }

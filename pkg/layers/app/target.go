@@ -218,8 +218,9 @@ func (l *Layer) compareOne(ctx context.Context, d desired, live *unstructured.Un
 	var want map[string]any
 	var key *cacheKey
 	var note string
+	gitHash := hashObj(d.obj.Object)
 	if mode == CompareDryRun {
-		k := cacheKey{id: id, gitHash: hashObj(d.obj.Object), liveRV: live.GetResourceVersion()}
+		k := cacheKey{id: id, gitHash: gitHash, liveRV: live.GetResourceVersion(), variant: CompareDryRun}
 		w, err := l.dryRunWant(ctx, k, d, live, sem)
 		switch {
 		case err == nil:
@@ -239,7 +240,18 @@ func (l *Layer) compareOne(ctx context.Context, d desired, live *unstructured.Un
 		}
 	}
 	if want == nil {
-		want = newReadOnly(live, lv, l.classify).want(git)
+		// The same Git over the same live version (managedFields
+		// included) gives the same answer: a steady-state check costs
+		// the LIST alone.
+		k := cacheKey{id: id, gitHash: gitHash, liveRV: live.GetResourceVersion(),
+			variant: CompareReadOnly + "\x00" + strings.Join(paths, "\x00") + "\x00" + fmt.Sprint(owned)}
+		if w, ok := l.cached(k); ok {
+			want = copyMap(w)
+		} else {
+			want = newReadOnly(live, lv, l.classify).want(git)
+			l.store(k, copyMap(want))
+		}
+		key = &k
 	}
 	if reflect.DeepEqual(want, lv) {
 		return nil, key, mode, nil
