@@ -30,6 +30,24 @@ func readObject(t *testing.T, p string) *unstructured.Unstructured {
 	return objs[0]
 }
 
+// golden compares got with the golden file, or rewrites it with -update.
+func golden(t *testing.T, file, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to write it)", err)
+	}
+	if d := cmp.Diff(string(want), got); d != "" {
+		t.Errorf("diff (-want +got):\n%s", d)
+	}
+}
+
 // TestCompareGolden runs the pure part of the comparison (normalize, ignore
 // paths, diff) on testdata/compare/<case>/{git,live}.yaml, with the rules in
 // ignore.yaml if there is one, and compares the diff with want.diff
@@ -66,20 +84,7 @@ func TestCompareGolden(t *testing.T) {
 					t.Errorf("the diff shows a Secret value: %s", got)
 				}
 			}
-			wantFile := filepath.Join(dir, "want.diff")
-			if *update {
-				if err := os.WriteFile(wantFile, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(wantFile)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to write it)", err)
-			}
-			if d := cmp.Diff(string(want), got); d != "" {
-				t.Errorf("diff (-want +got):\n%s", d)
-			}
+			golden(t, filepath.Join(dir, "want.diff"), got)
 		})
 	}
 }
@@ -116,20 +121,7 @@ func TestReadOnlyGolden(t *testing.T) {
 					got = "# changed by " + c.String() + "\n" + got
 				}
 			}
-			wantFile := filepath.Join(dir, "want.diff")
-			if *update {
-				if err := os.WriteFile(wantFile, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			wantDiff, err := os.ReadFile(wantFile)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to write it)", err)
-			}
-			if d := cmp.Diff(string(wantDiff), got); d != "" {
-				t.Errorf("diff (-want +got):\n%s", d)
-			}
+			golden(t, filepath.Join(dir, "want.diff"), got)
 		})
 	}
 }

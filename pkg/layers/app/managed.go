@@ -1,13 +1,13 @@
 package app
 
 import (
-	"encoding/json"
 	"path"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -20,24 +20,19 @@ type owned struct {
 }
 
 // managedFields returns the parts of live that the given field managers
-// (globs) own, read from metadata.managedFields: map fields (f:) by
-// pointer, list items keyed by fields (k:{...}) that the manager created
-// (".") as whole items, other items (i:N) by index, and set members (v:)
-// as their whole list.
+// (globs) own, read from metadata.managedFields: fields by pointer, and
+// list items the manager created as whole items (with their key, to find
+// the same item in Git), whatever is inside them.
 func managedFields(live *unstructured.Unstructured, managers []string) []owned {
 	if len(managers) == 0 {
 		return nil
 	}
+	o := indexOwnershipOn(live.GetManagedFields(), live.Object, func(metav1.ManagedFieldsEntry) role { return roleOther })
 	var out []owned
-	for _, mf := range live.GetManagedFields() {
-		if !matchAny(managers, mf.Manager) || mf.FieldsV1 == nil {
-			continue
+	for _, w := range o.writers {
+		if matchAny(managers, w.manager) {
+			out = append(out, o.parts(w, live.Object)...)
 		}
-		var fields map[string]any
-		if err := json.Unmarshal(mf.FieldsV1.GetRawBytes(), &fields); err != nil {
-			continue
-		}
-		walkFields(fields, live.Object, "", &out)
 	}
 	return out
 }
@@ -49,54 +44,6 @@ func matchAny(globs []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// walkFields collects what fieldsV1 tree fs owns, resolved against the
-// live value at ptr.
-func walkFields(fs map[string]any, live any, ptr string, out *[]owned) {
-	leaf := true
-	for k, sub := range fs {
-		if k == "." {
-			continue
-		}
-		leaf = false
-		child, _ := sub.(map[string]any)
-		switch {
-		case strings.HasPrefix(k, "f:"):
-			name := k[2:]
-			m, _ := live.(map[string]any)
-			walkFields(child, m[name], ptr+"/"+escapePointer(name), out)
-		case strings.HasPrefix(k, "k:"):
-			var key map[string]any
-			if json.Unmarshal([]byte(k[2:]), &key) != nil {
-				continue
-			}
-			list, _ := live.([]any)
-			for i, item := range list {
-				m, ok := item.(map[string]any)
-				if !ok || !keyMatches(m, key) {
-					continue
-				}
-				p := ptr + "/" + strconv.Itoa(i)
-				if _, created := child["."]; created {
-					*out = append(*out, owned{ptr: p, key: key})
-				} else {
-					walkFields(child, item, p, out)
-				}
-			}
-		case strings.HasPrefix(k, "i:"):
-			i, err := strconv.Atoi(k[2:])
-			list, _ := live.([]any)
-			if err == nil && i < len(list) {
-				walkFields(child, list[i], ptr+"/"+strconv.Itoa(i), out)
-			}
-		case strings.HasPrefix(k, "v:"):
-			*out = append(*out, owned{ptr: ptr})
-		}
-	}
-	if leaf && ptr != "" {
-		*out = append(*out, owned{ptr: ptr})
-	}
 }
 
 // dropOwned removes what ignored managers own from the live object and
@@ -130,7 +77,7 @@ func dropOwned(live map[string]any, gitSides []map[string]any, parts []owned) {
 			spliceAt(g, parent, func(list []any) []any {
 				return slices.DeleteFunc(list, func(item any) bool {
 					m, ok := item.(map[string]any)
-					return ok && keyMatches(m, o.key)
+					return ok && keyEqual(m, o.key)
 				})
 			})
 		}
@@ -167,15 +114,6 @@ func spliceAt(m map[string]any, ptr string, edit func([]any) []any) {
 			}
 		}
 	}
-}
-
-func keyMatches(item, key map[string]any) bool {
-	for k, v := range key {
-		if item[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 func escapePointer(s string) string {
@@ -215,16 +153,9 @@ func changedBy(live *unstructured.Unstructured, want, have map[string]any) []cha
 		return nil
 	}
 	var out []changer
-	for _, mf := range live.GetManagedFields() {
-		if mf.FieldsV1 == nil {
-			continue
-		}
-		var fields map[string]any
-		if err := json.Unmarshal(mf.FieldsV1.GetRawBytes(), &fields); err != nil {
-			continue
-		}
-		var parts []owned
-		walkFields(fields, live.Object, "", &parts)
+	o := indexOwnershipOn(live.GetManagedFields(), live.Object, func(metav1.ManagedFieldsEntry) role { return roleOther })
+	for _, w := range o.writers {
+		parts := o.parts(w, live.Object)
 		if !slices.ContainsFunc(parts, func(o owned) bool {
 			return slices.ContainsFunc(diffs, func(d string) bool {
 				if o.key != nil {
@@ -237,10 +168,7 @@ func changedBy(live *unstructured.Unstructured, want, have map[string]any) []cha
 		}) {
 			continue
 		}
-		c := changer{Manager: mf.Manager, Operation: string(mf.Operation), Subresource: mf.Subresource}
-		if mf.Time != nil {
-			c.Time = mf.Time.UTC().Format("2006-01-02T15:04:05Z")
-		}
+		c := changer{Manager: w.manager, Operation: string(w.operation), Subresource: w.subresource, Time: w.time}
 		out = append(out, c)
 	}
 	slices.SortStableFunc(out, func(a, b changer) int { return strings.Compare(b.Time, a.Time) })

@@ -2,6 +2,7 @@ package app
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,10 +25,11 @@ const (
 
 // writer is one managedFields entry: who wrote, how and when.
 type writer struct {
-	manager   string
-	operation metav1.ManagedFieldsOperationType
-	time      string
-	role      role
+	manager     string
+	operation   metav1.ManagedFieldsOperationType
+	subresource string
+	time        string
+	role        role
 }
 
 // ownership indexes a live object's managedFields by JSON Pointer into the
@@ -44,6 +46,8 @@ type ownership struct {
 	keys map[string][]string
 	// sets marks lists of scalars that are sets (v: entries).
 	sets map[string]bool
+	// writers are the entries, in the object's order.
+	writers []*writer
 	// any is false when the object has no managedFields at all (created
 	// before field management, or stripped): nothing can be attributed.
 	any bool
@@ -65,7 +69,8 @@ func indexOwnershipOn(entries []metav1.ManagedFieldsEntry, obj map[string]any, c
 			continue
 		}
 		o.any = true
-		w := &writer{manager: mf.Manager, operation: mf.Operation, role: cls(mf)}
+		w := &writer{manager: mf.Manager, operation: mf.Operation, subresource: mf.Subresource, role: cls(mf)}
+		o.writers = append(o.writers, w)
 		if mf.Time != nil {
 			w.time = mf.Time.UTC().Format("2006-01-02T15:04:05Z")
 		}
@@ -175,4 +180,49 @@ func parentPointer(ptr string) string {
 		return ""
 	}
 	return ptr[:i]
+}
+
+// parts lists what w owns in obj (the object the index was built on):
+// each list item it created as a whole (with the item's key, or an empty
+// an item of a list without keys counts as a field), and each field it
+// owns outside those items.
+func (o *ownership) parts(w *writer, obj map[string]any) []owned {
+	var items, out []owned
+	for p, ws := range o.items {
+		keys := o.keys[parentPointer(p)]
+		if !slices.Contains(ws, w) || len(keys) == 0 {
+			// An item of a list without keys is owned like a field.
+			continue
+		}
+		key := map[string]any{}
+		if item, ok := valueAt(obj, p).(map[string]any); ok {
+			for _, k := range keys {
+				key[k] = item[k]
+			}
+		}
+		items = append(items, owned{ptr: p, key: key})
+	}
+	for p, ws := range o.leaves {
+		if slices.Contains(ws, w) && !slices.ContainsFunc(items, func(i owned) bool { return covers(i.ptr, p) }) {
+			out = append(out, owned{ptr: p})
+		}
+	}
+	out = append(out, items...)
+	slices.SortFunc(out, func(a, b owned) int { return strings.Compare(a.ptr, b.ptr) })
+	return out
+}
+
+// valueAt returns the value at JSON Pointer ptr in obj, or nil.
+func valueAt(obj map[string]any, ptr string) any {
+	c, last, ok := walkTo(obj, ptr)
+	switch {
+	case !ok:
+		return nil
+	case c.m != nil:
+		return c.m[last]
+	}
+	if n, err := strconv.Atoi(last); err == nil && n >= 0 && n < len(c.l) {
+		return c.l[n]
+	}
+	return nil
 }
