@@ -58,10 +58,30 @@ sed 's/{{ .Node.Address }}/127.0.10.1/' "$root/demo/repo/nodes/roles/control-pla
 "$root/testenv/sshd/start.sh" "$work/nodes" 3 $$
 . "$work/nodes/env"
 
-step "A Kubernetes API server (etcd and kube-apiserver on loopback)"
-"$root/testenv/kube/start.sh" "$work/kube" $$
+step "A Kubernetes API server (etcd, kube-apiserver and kube-controller-manager on loopback)"
+DRIFTD_KUBE_CONTROLLERS=1 "$root/testenv/kube/start.sh" "$work/kube" $$
 . "$work/kube/env"
 kubectl() { "$KUBECTL" --kubeconfig "$KUBECONFIG" "$@"; }
+
+step "driftd's identity as deploy/base ships it: a ServiceAccount that may read and never write"
+kubectl kustomize "$root/deploy/base" |
+	awk 'BEGIN { RS = "\n---\n" } /(^|\n)kind: (Namespace|ServiceAccount|ClusterRole|ClusterRoleBinding|Role|RoleBinding)\n/ { print; print "---" }' |
+	kubectl apply --server-side -f - >/dev/null
+token=$(kubectl create token driftd -n driftd --duration=2h)
+cat >"$work/driftd-kubeconfig" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: demo
+  cluster: {server: "$KUBE_API", certificate-authority: "$work/kube/certs/apiserver.crt"}
+users:
+- name: driftd
+  user: {token: "$token"}
+contexts:
+- name: demo
+  context: {cluster: demo, user: driftd}
+current-context: demo
+KC
 
 step "A platform repository with two Terraform stacks, the node inventory and the shop app, pushed to $bare"
 driftd_port=$(free_port)
@@ -71,7 +91,7 @@ find "$clone" -type f -name '*.tf' -o -type f -name '*.yaml' | grep -v '/roles/'
 	-e "s|@STATE@|$state|g" -e "s|@REALITY@|$reality|g" -e "s|@BARE@|$bare|g" \
 	-e "s|@CACHE@|$work/cache|g" -e "s|@TERRAFORM@|$DRIFTD_TERRAFORM|g" \
 	-e "s|@TF_CLI_CONFIG@|$TF_CLI_CONFIG_FILE|g" -e "s|@SSH_PORT@|$SSHD_PORT|g" \
-	-e "s|@SSH_KEY@|$SSHD_KEY|g" -e "s|@SSH_KNOWN_HOSTS@|$SSHD_KNOWN_HOSTS|g" -e "s|@DRIFTD_PORT@|$driftd_port|g" -e "s|@KUBECONFIG@|$KUBECONFIG|g"
+	-e "s|@SSH_KEY@|$SSHD_KEY|g" -e "s|@SSH_KNOWN_HOSTS@|$SSHD_KNOWN_HOSTS|g" -e "s|@DRIFTD_PORT@|$driftd_port|g" -e "s|@KUBECONFIG@|$work/driftd-kubeconfig|g"
 git_ -C "$clone" init -q -b main
 git_ -C "$clone" add -A && git_ -C "$clone" commit -q -m "platform"
 git_ -C "$clone" remote add origin "$bare" && git_ -C "$clone" push -q origin main

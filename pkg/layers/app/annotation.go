@@ -3,7 +3,6 @@ package app
 import (
 	"strings"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -47,7 +46,7 @@ func annotationPaths(u *unstructured.Unstructured) []string {
 // through the status subresource and the configured controllers are the
 // cluster's, the configured appliers apply Git, anyone else is a person or
 // a script whose fields are drift.
-func (l *Layer) classify(mf metav1.ManagedFieldsEntry) role {
+func (l *Layer) classify(mf fieldsEntry) role {
 	switch {
 	case mf.Subresource == "status" || matchAny(l.cfg.Controllers, mf.Manager):
 		return roleController

@@ -41,6 +41,9 @@ type Layer struct {
 
 	mu    sync.Mutex
 	cache map[cacheKey]map[string]any
+	// synced holds the objects found in sync, with the mode that found
+	// them, per the same keys.
+	synced map[cacheKey]string
 	// access remembers SelfSubjectAccessReviews for compare: auto.
 	access accessCache
 
@@ -68,7 +71,7 @@ func New(cfg Config, ignore []ignore.Rule, logger *slog.Logger) (*Layer, error) 
 	if err != nil {
 		return nil, fmt.Errorf("app layer: %w", err)
 	}
-	l := &Layer{cfg: cfg, dyn: dyn, logger: logger, cache: map[cacheKey]map[string]any{}, access: accessCache{now: time.Now},
+	l := &Layer{cfg: cfg, dyn: dyn, logger: logger, cache: map[cacheKey]map[string]any{}, synced: map[cacheKey]string{}, access: accessCache{now: time.Now},
 		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))}
 	l.ignore = ignore
 	if cfg.Unmanaged != nil && cfg.Unmanaged.LabelSelector != "" {

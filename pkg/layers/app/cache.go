@@ -26,9 +26,30 @@ func (l *Layer) cached(k cacheKey) (map[string]any, bool) {
 	return v, ok
 }
 
+// inSync reports whether k was found in sync, and the comparison mode
+// that found it ("" when it was equal as written).
+func (l *Layer) inSync(k cacheKey) (string, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	mode, ok := l.synced[k]
+	return mode, ok
+}
+
+func (l *Layer) storeInSync(k cacheKey, mode string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.synced == nil {
+		l.synced = map[cacheKey]string{}
+	}
+	l.synced[k] = mode
+}
+
 func (l *Layer) store(k cacheKey, v map[string]any) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.cache == nil {
+		l.cache = map[cacheKey]map[string]any{}
+	}
 	l.cache[k] = v
 }
 
@@ -37,16 +58,22 @@ func (l *Layer) store(k cacheKey, v map[string]any) {
 func (l *Layer) pruneCache(used []map[cacheKey]bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for k := range l.cache {
-		keep := false
+	usedAnywhere := func(k cacheKey) bool {
 		for _, u := range used {
 			if u[k] {
-				keep = true
-				break
+				return true
 			}
 		}
-		if !keep {
+		return false
+	}
+	for k := range l.cache {
+		if !usedAnywhere(k) {
 			delete(l.cache, k)
+		}
+	}
+	for k := range l.synced {
+		if !usedAnywhere(k) {
+			delete(l.synced, k)
 		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -27,7 +26,7 @@ func managedFields(live *unstructured.Unstructured, managers []string) []owned {
 	if len(managers) == 0 {
 		return nil
 	}
-	o := indexOwnershipOn(live.GetManagedFields(), live.Object, func(metav1.ManagedFieldsEntry) role { return roleOther })
+	o := indexOwnershipOn(managedEntries(live), live.Object, func(fieldsEntry) role { return roleOther })
 	var out []owned
 	for _, w := range o.writers {
 		if matchAny(managers, w.manager) {
@@ -153,7 +152,7 @@ func changedBy(live *unstructured.Unstructured, want, have map[string]any) []cha
 		return nil
 	}
 	var out []changer
-	o := indexOwnershipOn(live.GetManagedFields(), live.Object, func(metav1.ManagedFieldsEntry) role { return roleOther })
+	o := indexOwnershipOn(managedEntries(live), live.Object, func(fieldsEntry) role { return roleOther })
 	for _, w := range o.writers {
 		parts := o.parts(w, live.Object)
 		if !slices.ContainsFunc(parts, func(o owned) bool {

@@ -94,11 +94,18 @@ func mac(key, v []byte) string {
 // (/spec/template/spec/containers/*/image).
 func removePointer(m map[string]any, ptr string) {
 	if strings.Contains(ptr, "/*") {
+		// Concrete pointers may hold a key that is itself "*": they are
+		// removed as they are, never expanded again.
 		for _, p := range expandPointer(m, "", strings.Split(strings.TrimPrefix(ptr, "/"), "/")) {
-			removePointer(m, p)
+			removeExact(m, p)
 		}
 		return
 	}
+	removeExact(m, ptr)
+}
+
+// removeExact deletes the value at a JSON Pointer without wildcards.
+func removeExact(m map[string]any, ptr string) {
 	switch c, last, ok := walkTo(m, ptr); {
 	case !ok:
 	case c.m != nil:

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // role is what a field manager is to driftd.
@@ -54,27 +55,50 @@ type ownership struct {
 }
 
 // classify gives each managedFields entry its role.
-type classify func(metav1.ManagedFieldsEntry) role
+type classify func(fieldsEntry) role
+
+// fieldsEntry is one entry of metadata.managedFields, read straight from
+// the unstructured object: its fieldsV1 tree is already decoded there, so
+// nothing is converted or parsed again.
+type fieldsEntry struct {
+	Manager     string
+	Operation   metav1.ManagedFieldsOperationType
+	Subresource string
+	// Time is as the API server wrote it (RFC 3339, UTC), or "".
+	Time   string
+	Fields map[string]any
+}
+
+// managedEntries reads u's managedFields. Entries that are not FieldsV1
+// trees are skipped.
+func managedEntries(u *unstructured.Unstructured) []fieldsEntry {
+	list, _, _ := unstructured.NestedSlice(u.Object, "metadata", "managedFields")
+	out := make([]fieldsEntry, 0, len(list))
+	for _, item := range list {
+		m, ok := item.(map[string]any)
+		if !ok {
+			continue
+		}
+		fields, ok := m["fieldsV1"].(map[string]any)
+		if !ok {
+			continue
+		}
+		str := func(k string) string { s, _ := m[k].(string); return s }
+		out = append(out, fieldsEntry{Manager: str("manager"), Operation: metav1.ManagedFieldsOperationType(str("operation")),
+			Subresource: str("subresource"), Time: str("time"), Fields: fields})
+	}
+	return out
+}
 
 // indexOwnershipOn reads managedFields entries against obj, a live object
 // or a normalized copy of it: pointers are into obj.
-func indexOwnershipOn(entries []metav1.ManagedFieldsEntry, obj map[string]any, cls classify) *ownership {
+func indexOwnershipOn(entries []fieldsEntry, obj map[string]any, cls classify) *ownership {
 	o := &ownership{leaves: map[string][]*writer{}, items: map[string][]*writer{}, keys: map[string][]string{}, sets: map[string]bool{}}
 	for _, mf := range entries {
-		if mf.FieldsV1 == nil {
-			continue
-		}
-		var fields map[string]any
-		if err := json.Unmarshal(mf.FieldsV1.GetRawBytes(), &fields); err != nil {
-			continue
-		}
 		o.any = true
-		w := &writer{manager: mf.Manager, operation: mf.Operation, subresource: mf.Subresource, role: cls(mf)}
+		w := &writer{manager: mf.Manager, operation: mf.Operation, subresource: mf.Subresource, time: mf.Time, role: cls(mf)}
 		o.writers = append(o.writers, w)
-		if mf.Time != nil {
-			w.time = mf.Time.UTC().Format("2006-01-02T15:04:05Z")
-		}
-		o.walk(fields, obj, "", w)
+		o.walk(mf.Fields, obj, "", w)
 	}
 	return o
 }
@@ -117,7 +141,7 @@ func (o *ownership) walk(fs map[string]any, live any, ptr string, w *writer) {
 		case strings.HasPrefix(k, "i:"):
 			i, err := strconv.Atoi(k[2:])
 			list, _ := live.([]any)
-			if err == nil && i < len(list) {
+			if err == nil && i >= 0 && i < len(list) {
 				p := ptr + "/" + strconv.Itoa(i)
 				if _, created := child["."]; created {
 					o.items[p] = append(o.items[p], w)

@@ -48,7 +48,7 @@ type readOnly struct {
 // newReadOnly indexes the live object (lv: normalized, with ignored paths
 // and managers already set aside) for a read-only comparison.
 func newReadOnly(live *unstructured.Unstructured, lv map[string]any, cls classify) *readOnly {
-	r := &readOnly{live: lv, own: indexOwnershipOn(live.GetManagedFields(), lv, cls)}
+	r := &readOnly{live: lv, own: indexOwnershipOn(managedEntries(live), lv, cls)}
 	if s := live.GetAnnotations()[lastAppliedAnnotation]; s != "" {
 		var la any
 		if json.Unmarshal([]byte(s), &la) == nil {

@@ -195,22 +195,31 @@ func autoCreated(u *unstructured.Unstructured) bool {
 func (l *Layer) compareOne(ctx context.Context, d desired, live *unstructured.Unstructured, km *kindMode, sem chan struct{}) (*drift.Finding, *cacheKey, string, error) {
 	id := ID(d.obj)
 	paths := append(l.ignoredPaths(d.obj), annotationPaths(d.obj)...)
-	git := normalize(d.obj, l.secretKey)
 	if live == nil {
+		git := normalize(d.obj, l.secretKey)
 		return &drift.Finding{Object: id, Change: drift.ChangeMissing, Diff: yamlDiff(id, git, nil),
 			Details: map[string]any{"source": d.source}}, nil, "", nil
-	}
-	lv := normalize(live, l.secretKey)
-	for _, p := range paths {
-		removePointer(git, p)
-		removePointer(lv, p)
 	}
 	// Fields that ignored field managers own (an HPA's replicas, an
 	// injected sidecar) are set aside on both sides.
 	owned := managedFields(live, l.ignoredManagers(d.obj))
+	// The same Git over the same live version, with the same parts set
+	// aside, was in sync before: a steady-state check stops here.
+	gitHash := hashObj(d.obj.Object)
+	aside := strings.Join(paths, "\x00") + "\x00" + fmt.Sprint(owned)
+	verdict := cacheKey{id: id, gitHash: gitHash, liveRV: live.GetResourceVersion(), variant: "in-sync\x00" + aside}
+	if mode, ok := l.inSync(verdict); ok {
+		return nil, &verdict, mode, nil
+	}
+	git, lv := normalize(d.obj, l.secretKey), normalize(live, l.secretKey)
+	for _, p := range paths {
+		removePointer(git, p)
+		removePointer(lv, p)
+	}
 	dropOwned(lv, []map[string]any{git}, owned)
 	if reflect.DeepEqual(git, lv) {
-		return nil, nil, "", nil
+		l.storeInSync(verdict, "")
+		return nil, &verdict, "", nil
 	}
 	// Not equal as written: work out what Git becomes over this live
 	// object (defaults, canonical forms, allocated fields).
@@ -218,7 +227,6 @@ func (l *Layer) compareOne(ctx context.Context, d desired, live *unstructured.Un
 	var want map[string]any
 	var key *cacheKey
 	var note string
-	gitHash := hashObj(d.obj.Object)
 	if mode == CompareDryRun {
 		k := cacheKey{id: id, gitHash: gitHash, liveRV: live.GetResourceVersion(), variant: CompareDryRun}
 		w, err := l.dryRunWant(ctx, k, d, live, sem)
@@ -243,8 +251,7 @@ func (l *Layer) compareOne(ctx context.Context, d desired, live *unstructured.Un
 		// The same Git over the same live version (managedFields
 		// included) gives the same answer: a steady-state check costs
 		// the LIST alone.
-		k := cacheKey{id: id, gitHash: gitHash, liveRV: live.GetResourceVersion(),
-			variant: CompareReadOnly + "\x00" + strings.Join(paths, "\x00") + "\x00" + fmt.Sprint(owned)}
+		k := cacheKey{id: id, gitHash: gitHash, liveRV: live.GetResourceVersion(), variant: CompareReadOnly + "\x00" + aside}
 		if w, ok := l.cached(k); ok {
 			want = copyMap(w)
 		} else {
@@ -254,14 +261,15 @@ func (l *Layer) compareOne(ctx context.Context, d desired, live *unstructured.Un
 		key = &k
 	}
 	if reflect.DeepEqual(want, lv) {
-		return nil, key, mode, nil
+		l.storeInSync(verdict, mode)
+		return nil, &verdict, mode, nil
 	}
 	f := &drift.Finding{Object: id, Change: drift.ChangeChanged, Diff: yamlDiff(id, want, lv),
 		Details: map[string]any{"source": d.source, "compare": mode}}
 	if note != "" {
 		f.Details["compare_note"] = note
 	}
-	if len(live.GetManagedFields()) == 0 && mode == CompareReadOnly {
+	if len(managedEntries(live)) == 0 && mode == CompareReadOnly {
 		f.Details["compare_note"] = "the live object has no managedFields: fields added live are not attributed"
 	}
 	var head strings.Builder
