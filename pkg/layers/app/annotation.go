@@ -42,13 +42,14 @@ func annotationPaths(u *unstructured.Unstructured) []string {
 	return out
 }
 
-// classify gives a managedFields entry its role under the config: writes
-// through the status subresource and the configured controllers are the
-// cluster's, the configured appliers apply Git, anyone else is a person or
-// a script whose fields are drift.
+// classify gives a managedFields entry its role under the config: the
+// configured controllers are the cluster's, the configured appliers apply
+// Git, anyone else is a person or a script whose fields are drift. Writing
+// through the status subresource proves nothing (anyone granted
+// deployments/status can), and status itself is never compared.
 func (l *Layer) classify(mf fieldsEntry) role {
 	switch {
-	case mf.Subresource == "status" || matchAny(l.cfg.Controllers, mf.Manager):
+	case matchAny(l.cfg.Controllers, mf.Manager):
 		return roleController
 	case matchAny(l.cfg.Appliers, mf.Manager) && mf.Subresource == "":
 		// kubectl is the server-side applier, but `kubectl scale` writes

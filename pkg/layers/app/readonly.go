@@ -3,6 +3,7 @@ package app
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -74,10 +75,15 @@ func (r *readOnly) overlay(git, live any, ptr string) any {
 		}
 		out := make(map[string]any, len(g))
 		for k, gv := range g {
+			if gv == nil {
+				// null declares nothing: the live value is decided below
+				// like any field Git leaves out.
+				continue
+			}
 			p := ptr + "/" + escapePointer(k)
 			lv, has := lm[k]
 			if !has {
-				if zeroValue(gv) && !opaque(p) {
+				if emptyValue(gv) || (zeroScalar(gv) && !opaque(p) && r.serverOmitted(p)) {
 					continue
 				}
 				out[k] = gv
@@ -86,7 +92,7 @@ func (r *readOnly) overlay(git, live any, ptr string) any {
 			out[k] = r.overlay(gv, lv, p)
 		}
 		for k, lv := range lm {
-			if _, inGit := g[k]; inGit {
+			if gv, inGit := g[k]; inGit && gv != nil {
 				continue
 			}
 			if r.keyField(ptr, k) {
@@ -195,6 +201,13 @@ func itemKeyMatches(git, live map[string]any, keys []string) bool {
 	for _, k := range keys {
 		gv, ok := git[k]
 		if !ok {
+			// The one defaulted key of the built-in keyed lists: a port's
+			// protocol. Any other key Git leaves out matches anything.
+			if k == "protocol" {
+				if p, set := live[k]; set && p != "TCP" {
+					return false
+				}
+			}
 			continue
 		}
 		if !scalarEqual(gv, live[k]) && !canonicalEqual(gv, live[k], "") {
@@ -247,6 +260,10 @@ func (r *readOnly) extraItem(live any, ptr string) (any, bool) {
 			return nil, false
 		}
 		if w.role == roleApplier && w.operation == metav1.ManagedFieldsOperationApply && r.appliedItem(ptr, w) {
+			return nil, false
+		}
+		if w.role == roleApplier && w.operation != metav1.ManagedFieldsOperationApply && r.inLastApplied(ptr) {
+			// Applied client-side once, and Git no longer has it.
 			return nil, false
 		}
 	}
@@ -344,12 +361,24 @@ func opaque(ptr string) bool {
 	return false
 }
 
-// zeroValue reports whether a Git value is one that the API server leaves
-// out of a stored object (omitempty): null, false, 0, "", {} or [].
-func zeroValue(v any) bool {
+// emptyValue reports whether a Git value is an empty map or list, which
+// the API server may leave out of a stored object and whose absence
+// changes nothing.
+func emptyValue(v any) bool {
 	switch x := v.(type) {
-	case nil:
-		return true
+	case map[string]any:
+		return len(x) == 0
+	case []any:
+		return len(x) == 0
+	}
+	return false
+}
+
+// zeroScalar reports whether a Git value is false, 0 or "": values that
+// the API server leaves out of a field that is not a pointer (hostNetwork:
+// false), and keeps in one that is (allowPrivilegeEscalation: false).
+func zeroScalar(v any) bool {
+	switch x := v.(type) {
 	case bool:
 		return !x
 	case string:
@@ -358,12 +387,29 @@ func zeroValue(v any) bool {
 		return x == 0
 	case float64:
 		return x == 0
-	case map[string]any:
-		return len(x) == 0
-	case []any:
-		return len(x) == 0
 	}
 	return false
+}
+
+// serverOmitted tells a zero value that Git declares and live lacks
+// because the server left it out from one that someone removed, which
+// takes the ownership away: server-side apply still owns a field the
+// server omitted (measured: f:hostNetwork stays after hostNetwork: false
+// is applied, f:allowPrivilegeEscalation goes when a patch removes it).
+// Client-side apply owns neither, so there kubectl's last-applied
+// configuration decides, and a hand removal of a field Git declares as a
+// zero value is not seen (the README says so). Without any managedFields
+// there is nothing to tell them apart by, and the absence is not drift.
+func (r *readOnly) serverOmitted(ptr string) bool {
+	if !r.own.any {
+		return true
+	}
+	for _, w := range r.own.leaves[ptr] {
+		if w.role == roleApplier && w.operation == metav1.ManagedFieldsOperationApply {
+			return true
+		}
+	}
+	return r.inLastApplied(ptr)
 }
 
 // scalarEqual compares two JSON scalars, numbers by value.
@@ -414,24 +460,42 @@ func canonicalEqual(git, live any, ptr string) bool {
 	case !gitIsString:
 		return false
 	}
+	if !quantityField(ptr) {
+		return false
+	}
 	q, err := resource.ParseQuantity(gs)
 	return err == nil && q.String() == ls
 }
 
-// sameSet compares two lists of scalars as sets.
-func sameSet(a, b []any) bool {
-	if len(a) != len(b) {
-		return false
+// quantityField reports whether ptr is a field the API server stores as a
+// resource.Quantity, which it rewrites in canonical form: resource
+// requests, limits and overhead, quota and limit-range amounts, capacities,
+// emptyDir size limits. Elsewhere (env values, CRD fields) a string is
+// stored as written, and "0.5" and "500m" differ.
+func quantityField(ptr string) bool {
+	if ptr == "" {
+		// A list key compared outside its field: only values match.
+		return true
 	}
-	for _, x := range a {
-		found := false
-		for _, y := range b {
-			if canonicalEqual(x, y, "") {
-				found = true
-				break
-			}
+	for _, seg := range strings.Split(ptr, "/") {
+		switch seg {
+		case "requests", "limits", "overhead", "hard", "used", "capacity", "allocatable", "sizeLimit",
+			"max", "min", "default", "defaultRequest", "maxLimitRequestRatio":
+			return true
 		}
-		if !found {
+	}
+	return false
+}
+
+// sameSet compares two lists of scalars as sets: every member of each is
+// in the other (a duplicate in Git hides nothing).
+func sameSet(a, b []any) bool {
+	return subset(a, b) && subset(b, a)
+}
+
+func subset(a, b []any) bool {
+	for _, x := range a {
+		if !slices.ContainsFunc(b, func(y any) bool { return scalarEqual(x, y) }) {
 			return false
 		}
 	}

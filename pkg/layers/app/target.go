@@ -247,6 +247,11 @@ func (l *Layer) compareOne(ctx context.Context, d desired, live *unstructured.Un
 			return nil, nil, mode, fmt.Errorf("%s (%s): dry-run replace: %s", id, d.source, apiError(err))
 		}
 	}
+	if want == nil && len(managedEntries(live)) == 0 {
+		// Nothing says who set what: a field added by hand would look
+		// like a default. Say so rather than call it in sync.
+		return nil, nil, CompareReadOnly, fmt.Errorf("%s (%s): cannot compare read-only: the live object has no managedFields (grant update on the kind to compare by dry run)", id, d.source)
+	}
 	if want == nil {
 		// The same Git over the same live version (managedFields
 		// included) gives the same answer: a steady-state check costs
@@ -268,9 +273,6 @@ func (l *Layer) compareOne(ctx context.Context, d desired, live *unstructured.Un
 		Details: map[string]any{"source": d.source, "compare": mode}}
 	if note != "" {
 		f.Details["compare_note"] = note
-	}
-	if len(managedEntries(live)) == 0 && mode == CompareReadOnly {
-		f.Details["compare_note"] = "the live object has no managedFields: fields added live are not attributed"
 	}
 	var head strings.Builder
 	if by := changedBy(live, want, lv); len(by) > 0 {
