@@ -20,10 +20,26 @@ func annotationValue(u *unstructured.Unstructured) string {
 // annotationIgnored says why a finding on d is silenced by its annotation,
 // or "" when it is not.
 func annotationIgnored(d desired) string {
-	if strings.EqualFold(annotationValue(d.obj), "true") {
+	if wholeObject(annotationValue(d.obj)) {
 		return "annotation " + IgnoreAnnotation + " in " + d.source
 	}
 	return ""
+}
+
+// wholeObject reports whether the annotation's value exempts the whole
+// object: "true", or a path list holding "/*", which would set everything
+// aside; the object is then compared and listed as ignored, never dropped
+// without a trace.
+func wholeObject(v string) bool {
+	if strings.EqualFold(v, "true") {
+		return true
+	}
+	for _, p := range strings.Split(v, ",") {
+		if strings.TrimSpace(p) == "/*" {
+			return true
+		}
+	}
+	return false
 }
 
 // annotationPaths are the JSON Pointers that the opt-out annotation names,
@@ -31,7 +47,7 @@ func annotationIgnored(d desired) string {
 func annotationPaths(u *unstructured.Unstructured) []string {
 	out := []string{"/metadata/annotations/" + escapePointer(IgnoreAnnotation)}
 	v := annotationValue(u)
-	if v == "" || strings.EqualFold(v, "true") {
+	if v == "" || wholeObject(v) {
 		return out
 	}
 	for _, p := range strings.Split(v, ",") {

@@ -115,8 +115,15 @@ func spliceAt(m map[string]any, ptr string, edit func([]any) []any) {
 	}
 }
 
+// pointerEscaper escapes a key for a JSON Pointer (RFC 6901). It is never
+// changed after it is made.
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
+
 func escapePointer(s string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
+	if !strings.ContainsAny(s, "~/") {
+		return s
+	}
+	return pointerEscaper.Replace(s)
 }
 
 // changer is a field manager that last wrote some of an object's fields.

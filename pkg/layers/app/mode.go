@@ -83,8 +83,8 @@ func apiError(err error) string {
 		return err.Error()
 	}
 	s := st.Status()
-	if s.Reason != metav1.StatusReasonInvalid && s.Reason != metav1.StatusReasonBadRequest {
-		return s.Message
+	if s.Reason != metav1.StatusReasonInvalid {
+		return safeMessage(s)
 	}
 	var fields []string
 	if s.Details != nil {
@@ -98,6 +98,31 @@ func apiError(err error) string {
 		msg += ": " + strings.Join(slices.Compact(fields), "; ")
 	}
 	return msg
+}
+
+// safeMessage keeps of an API error's message what cannot quote an
+// object: RBAC's own refusal whole (it names the user, verb and
+// resource), an admission webhook's or policy's name, and otherwise only
+// the reason and code. What a webhook or policy says may quote the object,
+// a Secret's data included.
+func safeMessage(s metav1.Status) string {
+	msg := s.Message
+	for _, cut := range []string{" denied the request", " denied request"} {
+		if i := strings.Index(msg, cut); i >= 0 {
+			return msg[:i+len(cut)] + fmt.Sprintf(" (%s, %d)", reasonOf(s), s.Code)
+		}
+	}
+	if s.Reason == metav1.StatusReasonForbidden && strings.Contains(msg, " is forbidden: User ") && strings.Contains(msg, " cannot ") {
+		return msg
+	}
+	return fmt.Sprintf("%s (%d)", reasonOf(s), s.Code)
+}
+
+func reasonOf(s metav1.Status) string {
+	if s.Reason == "" {
+		return "Failure"
+	}
+	return string(s.Reason)
 }
 
 // modeSummary says which comparison each kind of a target used, for the

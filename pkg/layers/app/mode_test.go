@@ -69,8 +69,8 @@ func TestAPIErrorQuotesNoObject(t *testing.T) {
 			t.Errorf("%q lacks %q", got, want)
 		}
 	}
-	forbidden := apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "deployments"}, "web", errors.New("cannot update"))
-	if got := apiError(forbidden); !strings.Contains(got, "forbidden") {
+	forbidden := apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "deployments"}, "web", errors.New(`User "system:serviceaccount:driftd:driftd" cannot update resource "deployments" in API group "apps"`))
+	if got := apiError(forbidden); !strings.Contains(got, `cannot update resource "deployments"`) {
 		t.Errorf("forbidden: %q", got)
 	}
 	if !dryRunRefused(err, CompareDryRun) || dryRunRefused(forbidden, CompareDryRun) || !dryRunRefused(forbidden, CompareAuto) {

@@ -45,7 +45,7 @@ func normalize(u *unstructured.Unstructured, secretKey []byte) map[string]any {
 	}
 	m["metadata"] = keep
 	if u.GetKind() == "Secret" && (u.GroupVersionKind().Group == "") {
-		redactSecret(m, secretKey)
+		redactSecret(m, secretKey, ID(u))
 		// The one default of a Secret: applying it here lets an unchanged
 		// Secret skip the dry run. Any other difference still takes it.
 		if _, ok := m["type"]; !ok {
@@ -56,8 +56,11 @@ func normalize(u *unstructured.Unstructured, secretKey []byte) map[string]any {
 }
 
 // redactSecret folds stringData into data and replaces every value with an
-// HMAC of it: equal values give equal strings, and nothing else is learnt.
-func redactSecret(m map[string]any, key []byte) {
+// HMAC of it under a key of its own per object and data key: the same
+// value in the same place gives the same string, and nothing else is
+// learnt. Were the key shared, a repository could plant guesses in other
+// Secrets (or other keys) and match their hashes against the live value's.
+func redactSecret(m map[string]any, key []byte, id string) {
 	data := map[string]any{}
 	if d, ok := m["data"].(map[string]any); ok {
 		for k, v := range d {
@@ -66,13 +69,13 @@ func redactSecret(m map[string]any, key []byte) {
 			if err != nil {
 				raw = []byte(s)
 			}
-			data[k] = mac(key, raw)
+			data[k] = mac(key, id, k, raw)
 		}
 	}
 	if sd, ok := m["stringData"].(map[string]any); ok {
 		for k, v := range sd {
 			s, _ := v.(string)
-			data[k] = mac(key, []byte(s))
+			data[k] = mac(key, id, k, []byte(s))
 		}
 	}
 	delete(m, "stringData")
@@ -83,8 +86,11 @@ func redactSecret(m map[string]any, key []byte) {
 	}
 }
 
-func mac(key, v []byte) string {
-	h := hmac.New(sha256.New, key)
+func mac(key []byte, id, dataKey string, v []byte) string {
+	// HMAC(key, id NUL dataKey) is the key for this place's values.
+	place := hmac.New(sha256.New, key)
+	place.Write([]byte(id + "\x00" + dataKey))
+	h := hmac.New(sha256.New, place.Sum(nil))
 	h.Write(v)
 	return "(redacted, hmac " + hex.EncodeToString(h.Sum(nil))[:12] + ")"
 }

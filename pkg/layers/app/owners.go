@@ -47,6 +47,8 @@ type ownership struct {
 	keys map[string][]string
 	// sets marks lists of scalars that are sets (v: entries).
 	sets map[string]bool
+	// byKey indexes list items by key values, per list and key names.
+	byKey map[string]map[string][]int
 	// writers are the entries, in the object's order.
 	writers []*writer
 	// any is false when the object has no managedFields at all (created
@@ -103,7 +105,25 @@ func indexOwnershipOn(entries []fieldsEntry, obj map[string]any, cls classify) *
 	return o
 }
 
+// maxFieldsDepth bounds how deep a fieldsV1 tree is followed: real objects
+// are a few dozen levels deep, and a crafted tree must not cost memory
+// quadratic in its depth.
+const maxFieldsDepth = 64
+
 func (o *ownership) walk(fs map[string]any, live any, ptr string, w *writer) {
+	o.walkDepth(fs, live, ptr, w, 0)
+}
+
+func (o *ownership) walkDepth(fs map[string]any, live any, ptr string, w *writer, depth int) {
+	if depth > maxFieldsDepth {
+		return
+	}
+	if live == nil && ptr != "" && hasChildren(fs) {
+		// Nothing live below: what the entry claims there cannot be
+		// attributed to anything. (A leaf live lacks is kept: it is how
+		// a field the server omitted is told from one removed.)
+		return
+	}
 	leaf := true
 	for k, sub := range fs {
 		if k == "." {
@@ -115,7 +135,7 @@ func (o *ownership) walk(fs map[string]any, live any, ptr string, w *writer) {
 		case strings.HasPrefix(k, "f:"):
 			name := k[2:]
 			m, _ := live.(map[string]any)
-			o.walk(child, m[name], ptr+"/"+escapePointer(name), w)
+			o.walkDepth(child, m[name], ptr+"/"+escapePointer(name), w, depth+1)
 		case strings.HasPrefix(k, "k:"):
 			var key map[string]any
 			if json.Unmarshal([]byte(k[2:]), &key) != nil {
@@ -129,14 +149,12 @@ func (o *ownership) walk(fs map[string]any, live any, ptr string, w *writer) {
 				o.keys[ptr] = names
 			}
 			list, _ := live.([]any)
-			for i, item := range list {
-				if m, ok := item.(map[string]any); ok && keyEqual(m, key) {
-					p := ptr + "/" + strconv.Itoa(i)
-					if _, created := child["."]; created {
-						o.items[p] = append(o.items[p], w)
-					}
-					o.walk(child, item, p, w)
+			for _, i := range o.itemsWithKey(ptr, list, key) {
+				p := ptr + "/" + strconv.Itoa(i)
+				if _, created := child["."]; created {
+					o.items[p] = append(o.items[p], w)
 				}
+				o.walkDepth(child, list[i], p, w, depth+1)
 			}
 		case strings.HasPrefix(k, "i:"):
 			i, err := strconv.Atoi(k[2:])
@@ -146,7 +164,7 @@ func (o *ownership) walk(fs map[string]any, live any, ptr string, w *writer) {
 				if _, created := child["."]; created {
 					o.items[p] = append(o.items[p], w)
 				}
-				o.walk(child, list[i], p, w)
+				o.walkDepth(child, list[i], p, w, depth+1)
 			}
 		case strings.HasPrefix(k, "v:"):
 			o.sets[ptr] = true
@@ -156,6 +174,72 @@ func (o *ownership) walk(fs map[string]any, live any, ptr string, w *writer) {
 	if leaf && ptr != "" {
 		o.leaves[ptr] = append(o.leaves[ptr], w)
 	}
+}
+
+func hasChildren(fs map[string]any) bool {
+	for k := range fs {
+		if k != "." {
+			return true
+		}
+	}
+	return false
+}
+
+// itemsWithKey returns the indices of the items of the list at ptr whose
+// fields named in key have key's values. Items are indexed once per list
+// and set of key names, so matching many keys costs one pass; an item
+// that lacks one of the key fields never matches (a key of absent fields
+// would match everything).
+func (o *ownership) itemsWithKey(ptr string, list []any, key map[string]any) []int {
+	names := make([]string, 0, len(key))
+	for n := range key {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	id := ptr + "\x00" + strings.Join(names, "\x00")
+	idx, ok := o.byKey[id]
+	if !ok {
+		idx = map[string][]int{}
+		for i, item := range list {
+			if m, ok := item.(map[string]any); ok {
+				if c, ok := canonicalKey(m, names); ok {
+					idx[c] = append(idx[c], i)
+				}
+			}
+		}
+		if o.byKey == nil {
+			o.byKey = map[string]map[string][]int{}
+		}
+		o.byKey[id] = idx
+	}
+	c, ok := canonicalKey(key, names)
+	if !ok {
+		return nil
+	}
+	return idx[c]
+}
+
+// canonicalKey renders the values of fields names of m as one string,
+// numbers by value (fieldsV1 keys hold 8080.0 where the object holds 8080).
+func canonicalKey(m map[string]any, names []string) (string, bool) {
+	var b strings.Builder
+	for _, n := range names {
+		v, ok := m[n]
+		if !ok {
+			return "", false
+		}
+		if f, ok := number(v); ok {
+			b.WriteString(strconv.FormatFloat(f, 'g', -1, 64))
+		} else {
+			j, err := json.Marshal(v)
+			if err != nil {
+				return "", false
+			}
+			b.Write(j)
+		}
+		b.WriteByte(0)
+	}
+	return b.String(), true
 }
 
 // keyEqual compares a list item with a managedFields key, numbers by value

@@ -398,18 +398,30 @@ func zeroScalar(v any) bool {
 // is applied, f:allowPrivilegeEscalation goes when a patch removes it).
 // Client-side apply owns neither, so there kubectl's last-applied
 // configuration decides, and a hand removal of a field Git declares as a
-// zero value is not seen (the README says so). Without any managedFields
-// there is nothing to tell them apart by, and the absence is not drift.
+// zero value is not seen (the README says so); with neither, there is
+// nothing to tell them apart by, and the absence is not drift.
 func (r *readOnly) serverOmitted(ptr string) bool {
-	if !r.own.any {
+	if r.lastApplied != nil {
+		return r.inLastApplied(ptr)
+	}
+	applied := false
+	for _, w := range r.own.writers {
+		applied = applied || (w.role == roleApplier && w.operation == metav1.ManagedFieldsOperationApply)
+	}
+	if !applied {
+		// Applied by an Update that keeps no record (kubectl create,
+		// replace, Helm): nothing tells an omitted field from a removed
+		// one, and the absence is not called drift.
 		return true
 	}
-	for _, w := range r.own.leaves[ptr] {
+	exact, inherited := r.own.owners(ptr)
+	for _, w := range append(exact, inherited...) {
+		// Inside an atomic list or map the applier owns the whole.
 		if w.role == roleApplier && w.operation == metav1.ManagedFieldsOperationApply {
 			return true
 		}
 	}
-	return r.inLastApplied(ptr)
+	return false
 }
 
 // scalarEqual compares two JSON scalars, numbers by value.
