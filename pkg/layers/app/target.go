@@ -194,6 +194,10 @@ func autoCreated(u *unstructured.Unstructured) bool {
 // mode it took ("" when the object equals Git as written).
 func (l *Layer) compareOne(ctx context.Context, d desired, live *unstructured.Unstructured, km *kindMode, sem chan struct{}) (*drift.Finding, *cacheKey, string, error) {
 	id := ID(d.obj)
+	if err := ctx.Err(); err != nil {
+		// The check's time is up: no more work per object.
+		return nil, nil, "", fmt.Errorf("%s (%s): %w", id, d.source, err)
+	}
 	paths := append(l.ignoredPaths(d.obj), annotationPaths(d.obj)...)
 	if live == nil {
 		git := normalize(d.obj, l.secretKey)
