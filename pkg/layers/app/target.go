@@ -251,11 +251,6 @@ func (l *Layer) compareOne(ctx context.Context, d desired, live *unstructured.Un
 			return nil, nil, mode, fmt.Errorf("%s (%s): dry-run replace: %s", id, d.source, apiError(err))
 		}
 	}
-	if want == nil && len(managedEntries(live)) == 0 {
-		// Nothing says who set what: a field added by hand would look
-		// like a default. Say so rather than call it in sync.
-		return nil, nil, CompareReadOnly, fmt.Errorf("%s (%s): cannot compare read-only: the live object has no managedFields (grant update on the kind to compare by dry run)", id, d.source)
-	}
 	if want == nil {
 		// The same Git over the same live version (managedFields
 		// included) gives the same answer: a steady-state check costs
@@ -275,6 +270,9 @@ func (l *Layer) compareOne(ctx context.Context, d desired, live *unstructured.Un
 	}
 	f := &drift.Finding{Object: id, Change: drift.ChangeChanged, Diff: yamlDiff(id, want, lv),
 		Details: map[string]any{"source": d.source, "compare": mode}}
+	if note == "" && mode == CompareReadOnly && len(managedEntries(live)) == 0 {
+		note = "the live object has no managedFields: fields only live has are taken for defaults"
+	}
 	if note != "" {
 		f.Details["compare_note"] = note
 	}
