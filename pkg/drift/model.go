@@ -66,6 +66,9 @@ type Finding struct {
 	// Details holds structured, layer-specific facts, such as Terraform
 	// actions. Values must be JSON-encodable and free of secrets.
 	Details map[string]any `json:"details,omitempty"`
+	// Class is set in a check against a base revision (--base): how the
+	// finding relates to the pull request.
+	Class Class `json:"class,omitempty"`
 }
 
 // TargetResult is the outcome of checking one target: a Terraform stack, a
@@ -89,6 +92,11 @@ type TargetResult struct {
 	// Details holds structured, layer-specific facts about the check of
 	// the target, such as how the app layer compared each kind.
 	Details map[string]any `json:"details,omitempty"`
+	// Managed lists the objects Git declares in this target, named as
+	// findings name them, whether they drifted or not. A check against a
+	// base revision uses it to tell what the base already manages; it is
+	// not reported.
+	Managed []string `json:"-"`
 }
 
 // Fail returns a result for a target that could not be checked.

@@ -29,6 +29,11 @@ type Report struct {
 	// could not be synced: a report made against a stale revision cannot
 	// vouch for the current one.
 	Status Status `json:"status"`
+	// Base is set in a check against a base revision (--base).
+	Base *Base `json:"base,omitempty"`
+	// Config is set when a pull request changes the config file: the
+	// change, for review. Its settings were not used.
+	Config *Finding `json:"config_change,omitempty"`
 	// Layers holds one result per enabled layer, in a fixed order.
 	Layers []LayerResult `json:"layers"`
 	// Notices are things the reader must know that are not drift, such as
@@ -38,6 +43,14 @@ type Report struct {
 	StartedAt time.Time `json:"started_at"`
 	// DurationSeconds is the wall time of the whole check.
 	DurationSeconds float64 `json:"duration_seconds"`
+}
+
+// Base is the base revision of a pull-request check.
+type Base struct {
+	// Ref is the revision as given to --base.
+	Ref string `json:"ref"`
+	// Revision is the commit it resolved to.
+	Revision string `json:"revision"`
 }
 
 // Summary counts targets by status and findings in total.
