@@ -49,6 +49,12 @@ func (p painter) status(s drift.Status) string {
 
 // WriteText writes a summary table of every target, then each finding with
 // its unified diff, then one summary line.
+//
+// In a check against a base revision (r.Base set) the findings are grouped
+// by class, collision first, after a line with the count of each class;
+// each group opens with what its class means, the config change
+// (r.Config) comes before them all, and a finding whose details name who
+// changed the object live (changed_by) says who and when.
 func WriteText(w io.Writer, r drift.Report, o TextOptions) error {
 	p := painter(o.Color)
 	var b strings.Builder
@@ -60,6 +66,9 @@ func WriteText(w io.Writer, r drift.Report, o TextOptions) error {
 		}
 	}
 	b.WriteString("\n")
+	if r.Base != nil {
+		fmt.Fprintf(&b, "Base %s (%s)\n", line(r.Base.Ref), shortRev(r.Base.Revision))
+	}
 	if !r.Source.Synced {
 		msg := "Warning: the repository could not be synced"
 		if r.Revision != "" {
@@ -104,11 +113,16 @@ func WriteText(w io.Writer, r drift.Report, o TextOptions) error {
 			if t.Error != "" && strings.Contains(t.Error, "\n") {
 				fmt.Fprintf(&b, "\n%s %s/%s:\n%s\n", p.paint(ansiBold, "Error in"), line(string(l.Layer)), line(t.Name), indent(block(t.Error)))
 			}
+			if r.Base != nil {
+				continue // listed by class below
+			}
 			for _, f := range t.Findings {
-				fmt.Fprintf(&b, "\n%s %s (%s)\n", p.paint(ansiBold, fmt.Sprintf("%s/%s:", line(string(l.Layer)), line(t.Name))), p.paint(ansiBold, line(f.Object)), line(string(f.Change)))
-				writeDiff(&b, f.Diff, p)
+				writeTextFinding(&b, l.Layer, t.Name, f, "", p)
 			}
 		}
+	}
+	if r.Base != nil {
+		writeTextClasses(&b, r, p)
 	}
 
 	if o.ShowIgnored {
@@ -135,6 +149,50 @@ func WriteText(w io.Writer, r drift.Report, o TextOptions) error {
 	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeTextFinding writes one finding's heading, a note if there is one,
+// and its diff.
+func writeTextFinding(b *strings.Builder, layer drift.LayerName, target string, f drift.Finding, note string, p painter) {
+	fmt.Fprintf(b, "\n%s %s (%s)\n", p.paint(ansiBold, fmt.Sprintf("%s/%s:", line(string(layer)), line(target))), p.paint(ansiBold, line(f.Object)), line(string(f.Change)))
+	if note != "" {
+		b.WriteString("  " + note + "\n")
+	}
+	writeDiff(b, f.Diff, p)
+}
+
+// writeTextClasses writes the findings of a check against a base
+// revision: the count of each class, the config change, then one group
+// per class.
+func writeTextClasses(b *strings.Builder, r drift.Report, p painter) {
+	fmt.Fprintf(b, "\n%s %s\n", p.paint(ansiBold, "Classes:"), classCounts(r))
+	if c := r.Config; c != nil {
+		fmt.Fprintf(b, "\n%s %s (%s): %s.\n", p.paint(ansiBold, "Config change ("+classLabel(c.Class)+"):"), p.paint(ansiBold, line(c.Object)), line(string(c.Change)), configMeaning)
+		writeDiff(b, c.Diff, p)
+	}
+	for _, g := range groupByClass(r) {
+		title := fmt.Sprintf("%s (%d):", drift.Class(classLabel(g.class)).Title(), len(g.findings))
+		fmt.Fprintf(b, "\n%s %s.\n", p.paint(ansiBold+p.classColor(g.class), title), classMeaning(g.class))
+		for _, lf := range g.findings {
+			writeTextFinding(b, lf.layer, lf.target, lf.f, changeNote(lf.f, line), p)
+		}
+	}
+}
+
+// classColor is the colour of a class's heading: red for what merging
+// would break, yellow for drift, green for what the pull request fixes.
+func (p painter) classColor(c drift.Class) string {
+	if !p {
+		return ""
+	}
+	switch c {
+	case drift.ClassCollision:
+		return ansiRed
+	case drift.ClassResolved:
+		return ansiGreen
+	default:
+		return ansiYellow
+	}
 }
 
 func writeDiff(b *strings.Builder, diff string, p painter) {

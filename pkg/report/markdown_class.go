@@ -1,0 +1,198 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/driftd/driftd/pkg/drift"
+)
+
+// MarkdownMarker starts the Markdown of a check against a base revision,
+// so that a CI script can find the pull-request comment it posted before
+// and update it in place.
+const MarkdownMarker = "<!-- driftd-report -->"
+
+// MarkdownLimit bounds the Markdown of a check against a base revision,
+// in bytes. GitHub refuses a comment of more than 65,536 characters; a
+// character is at least one byte, so counting bytes is on the safe side.
+const MarkdownLimit = 65000
+
+// Bounds on the parts of the Markdown that are not left out to fit
+// MarkdownLimit, so that names and errors from live systems cannot crowd
+// out the table.
+const (
+	mdMaxListed = 20    // targets that could not be checked, notices
+	mdMaxName   = 200   // bytes of a name or a base ref
+	mdMaxError  = 300   // bytes of an error's first line or a notice
+	mdMaxDiff   = 20000 // bytes of one diff
+)
+
+// markdownByClass renders a check against a base revision; see
+// WriteMarkdown.
+func markdownByClass(r drift.Report) string {
+	head := markdownClassHead(r)
+	var rows, details []string
+	if c := r.Config; c != nil {
+		rows = append(rows, fmt.Sprintf("| %s | config | | %s | %s |\n", classLabel(c.Class), mdCode(clip(line(c.Object), mdMaxName)), mdWord(string(c.Change))))
+		var d strings.Builder
+		fmt.Fprintf(&d, "\n<details><summary>Config change: <code>%s</code> (%s)</summary>\n\n", htmlEscape(line(c.Object)), htmlEscape(line(string(c.Change))))
+		fmt.Fprintf(&d, "%s.\n\n", upperFirst(configMeaning))
+		if c.Diff != "" {
+			d.WriteString(mdFence(capDiff(block(c.Diff), mdMaxDiff)))
+		}
+		d.WriteString("\n</details>\n")
+		details = append(details, d.String())
+	}
+	for _, g := range groupByClass(r) {
+		for _, lf := range g.findings {
+			f := lf.f
+			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %s |\n", classLabel(g.class), mdWord(string(lf.layer)), mdCode(lf.target), mdCode(f.Object), mdWord(string(f.Change))))
+			var d strings.Builder
+			fmt.Fprintf(&d, "\n<details><summary>%s: <code>%s/%s</code>: <code>%s</code> (%s)</summary>\n\n",
+				drift.Class(classLabel(g.class)).Title(), htmlEscape(line(string(lf.layer))), htmlEscape(line(lf.target)), htmlEscape(line(f.Object)), htmlEscape(line(string(f.Change))))
+			if note := changeNote(f, mdCode); note != "" {
+				d.WriteString(note + "\n\n")
+			}
+			if f.Diff != "" {
+				d.WriteString(mdFence(capDiff(block(f.Diff), mdMaxDiff)))
+			}
+			d.WriteString("\n</details>\n")
+			details = append(details, d.String())
+		}
+	}
+	const tableHead = "\n| Class | Layer | Target | Object | Change |\n|---|---|---|---|---|\n"
+	note := func(diffs, rows int) string {
+		return fmt.Sprintf("\n> **Left out to stay within GitHub's comment size limit: %d diff(s) and %d table row(s).** The full report is in driftd's JSON or text output.\n", diffs, rows)
+	}
+	size := len(head) + len(note(len(details), len(rows)))
+	if len(rows) > 0 {
+		size += len(tableHead)
+	}
+	for _, s := range rows {
+		size += len(s)
+	}
+	for _, s := range details {
+		size += len(s)
+	}
+	keptRows, keptDetails := len(rows), len(details)
+	for size > MarkdownLimit && keptDetails > 0 {
+		keptDetails--
+		size -= len(details[keptDetails])
+	}
+	for size > MarkdownLimit && keptRows > 0 {
+		keptRows--
+		size -= len(rows[keptRows])
+	}
+	var b strings.Builder
+	b.WriteString(head)
+	if keptRows > 0 {
+		b.WriteString(tableHead)
+		for _, s := range rows[:keptRows] {
+			b.WriteString(s)
+		}
+	}
+	for _, s := range details[:keptDetails] {
+		b.WriteString(s)
+	}
+	if keptRows < len(rows) || keptDetails < len(details) {
+		b.WriteString(note(len(details)-keptDetails, len(rows)-keptRows))
+	}
+	return b.String()
+}
+
+// markdownClassHead is the part of the Markdown that is never left out:
+// the marker, the heading with the count of each class, the revisions,
+// what each class found means, and what could not be checked. Each value
+// in it is clipped and each list bounded, so that it stays far below
+// MarkdownLimit.
+func markdownClassHead(r drift.Report) string {
+	var b strings.Builder
+	s := r.Summarize()
+	b.WriteString(MarkdownMarker + "\n")
+	fmt.Fprintf(&b, "### driftd: %s: %s\n\n", statusIcon[r.Status], classCounts(r))
+	fmt.Fprintf(&b, "Revision `%s` against base %s (`%s`): %d finding(s); %d target(s) drifted, %d could not be checked, %d in sync.\n\n",
+		shortRev(r.Revision), mdCode(clip(line(r.Base.Ref), mdMaxName)), shortRev(r.Base.Revision), s.Findings, s.Drifted, s.Unknown, s.InSync)
+	if !r.Source.Synced {
+		fmt.Fprintf(&b, "> **The repository could not be synced.** %s\n\n", mdCode(clip(line(r.Source.Error), mdMaxError)))
+	}
+	n := r.CountClasses()
+	for _, c := range drift.Classes() {
+		if n[c] > 0 {
+			fmt.Fprintf(&b, "- **%s** (%d): %s.\n", c.Title(), n[c], classMeaning(c))
+		}
+	}
+	var unknown []string
+	for _, l := range r.Layers {
+		if l.Error != "" {
+			unknown = append(unknown, fmt.Sprintf("- %s (the whole layer): %s\n", mdWord(string(l.Layer)), mdCode(clip(line(firstLine(l.Error)), mdMaxError))))
+		}
+		for _, t := range l.Targets {
+			if t.Status == drift.StatusUnknown {
+				unknown = append(unknown, fmt.Sprintf("- %s %s: %s\n", mdWord(string(l.Layer)), mdCode(clip(line(t.Name), mdMaxName)), mdCode(clip(line(firstLine(t.Error)), mdMaxError))))
+			}
+		}
+	}
+	if len(unknown) > 0 {
+		b.WriteString("\n**Could not be checked** (what they hold is not known, and may have drifted):\n\n")
+		writeBounded(&b, unknown)
+	}
+	if len(r.Notices) > 0 {
+		var notices []string
+		for _, nt := range r.Notices {
+			notices = append(notices, "- Notice: "+mdCode(clip(line(nt), mdMaxError))+"\n")
+		}
+		b.WriteString("\n")
+		writeBounded(&b, notices)
+	}
+	if s.Findings == 0 && r.Config == nil {
+		b.WriteString("\nNo finding: nothing differs from live.\n")
+	}
+	return b.String()
+}
+
+// writeBounded writes at most mdMaxListed list items, and how many more
+// there are.
+func writeBounded(b *strings.Builder, items []string) {
+	for i, it := range items {
+		if i == mdMaxListed {
+			fmt.Fprintf(b, "- and %d more\n", len(items)-mdMaxListed)
+			return
+		}
+		b.WriteString(it)
+	}
+}
+
+// mdWord shows one of driftd's own words (a layer, a change kind) as it
+// is, and anything else as a code span.
+func mdWord(s string) string {
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && r != '_' {
+			return mdCode(s)
+		}
+	}
+	return s
+}
+
+// capDiff cuts a diff longer than n bytes at a line boundary and says how
+// many lines were left out, so that one huge diff does not crowd all the
+// others out of a comment.
+func capDiff(d string, n int) string {
+	if len(d) <= n {
+		return d
+	}
+	cut := strings.LastIndexByte(d[:n], '\n') + 1
+	kept := d[:cut]
+	if cut == 0 { // one long line: cut it
+		kept = clip(d, n) + "\n"
+		cut = len(kept) - len("…\n")
+	}
+	rest := strings.Count(strings.TrimSuffix(d[cut:], "\n"), "\n") + 1
+	return kept + fmt.Sprintf("… %d more line(s) left out here: the full diff is in driftd's JSON or text output\n", rest)
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
