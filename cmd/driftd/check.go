@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
 	"github.com/driftd/driftd/pkg/engine"
 	"github.com/driftd/driftd/pkg/report"
@@ -21,13 +23,24 @@ const checkUsage = `Usage: driftd check [flags]
 
 Compare the config repository with reality once and print a report.
 
-With --repo, the checkout at PATH is used as it is (in pre-merge CI, the
-checkout is the pull request) and driftd.yaml is read from it unless --config
-is given. Without --repo, the repository in driftd.yaml is cloned or fetched.
+With --repo, the checkout at PATH is used as it is and driftd.yaml is read
+from it unless --config is given; repo.url may then be empty. Without --repo,
+the repository in driftd.yaml is cloned or fetched.
+
+In pre-merge CI, add --base REF (the branch the pull request goes into, as
+fetched: origin/main). The config then comes from the base revision, read
+from Git, or from --config outside the checkout, never from the pull
+request; the base tree and the pull request's tree are both compared with
+reality, and every finding gets a class: collision (the pull request changes
+something that also drifted live: applying it undoes a hand change),
+introduced (what merging and applying will change), already_drifted (older
+than the pull request), resolved (the pull request writes a live change into
+Git). Live values are shown only for objects the base already manages.
+Terraform runs on the pull request's tree only with --allow-pr-code=infra.
 
 Exit codes:
-  0  everything is in sync
-  2  drift was found
+  0  everything is in sync (or no finding fails --fail-on)
+  2  drift was found (a finding that fails --fail-on)
   1  something could not be checked: a target failed, the repository could
      not be synced, or the config is invalid. 1 wins over 2, because a target
      that could not be checked may hide drift.
@@ -44,6 +57,9 @@ type checkFlags struct {
 	showIgnored bool
 	layers      listFlag
 	timeout     time.Duration
+	base        string
+	failOn      string
+	allowCode   listFlag
 }
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -57,6 +73,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.BoolVar(&f.showIgnored, "show-ignored", false, "also list the findings that ignore rules silenced (JSON always has them, under \"ignored\")")
 	fs.Var(&f.layers, "layer", "check only these layers (infra, node, app); repeatable or comma-separated")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Minute, "give up on the whole check after this long")
+	fs.StringVar(&f.base, "base", "", "check the --repo checkout as a pull request against the base revision `REF` (origin/main)")
+	fs.StringVar(&f.failOn, "fail-on", string(drift.FailOnAny), "which findings exit 2: "+drift.FailOnNames())
+	fs.Var(&f.allowCode, "allow-pr-code", "with --base, also run these layers' code from the pull request (infra: terraform plan runs providers and data sources); only for trusted pull requests")
 	if code, done := parseFlags(fs, args, stdout); done {
 		return code
 	}
@@ -69,29 +88,62 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "driftd check: unknown output format %q: use %s\n", f.output, report.FormatNames())
 		return 1
 	}
-	if f.repo != "" && !flagWasSet(fs, "config", "c") {
-		f.config = filepath.Join(f.repo, "driftd.yaml")
-	}
-	cfg, logger, layers, err := f.load(stderr, f.layers, nil)
+	failOn, err := drift.ParseFailOn(f.failOn, f.base != "")
 	if err != nil {
 		fmt.Fprintf(stderr, "driftd check: %v\n", err)
 		return 1
 	}
-
-	var src engine.Source = source.NewGit(cfg.Repo, cfg.CacheDir, logger)
-	if f.repo != "" {
-		src = source.NewLocal(f.repo)
-	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	rep := engine.New(src, layers, logger, engine.Options{MaxFileSize: int64(cfg.Repo.MaxFileSize), Ignore: cfg.Ignore}).Run(ctx)
+	var rep drift.Report
+	switch {
+	case f.base != "":
+		if f.repo == "" {
+			fmt.Fprintln(stderr, "driftd check: --base needs --repo: the pull request's checkout")
+			return 1
+		}
+		cfgFlag := ""
+		if flagWasSet(fs, "config", "c") {
+			cfgFlag = f.config
+		}
+		rep, err = prRun{repo: f.repo, base: f.base, config: cfgFlag, only: f.layers, allowCode: f.allowCode, logLevel: f.logLevel}.run(ctx, stderr)
+	case len(f.allowCode) > 0:
+		err = fmt.Errorf("--allow-pr-code needs --base")
+	default:
+		rep, err = f.checkOnce(ctx, fs, stderr)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "driftd check: %v\n", err)
+		return 1
+	}
 
 	err = write(stdout, rep, report.Options{Text: report.TextOptions{Color: !f.noColor && isTerminal(stdout), ShowIgnored: f.showIgnored}})
 	if err != nil {
 		fmt.Fprintf(stderr, "driftd check: %v\n", err)
 		return 1
 	}
-	return rep.Status.ExitCode()
+	return rep.ExitCode(failOn)
+}
+
+// checkOnce is a check of one revision: the --repo checkout, or the
+// repository the config names.
+func (f *checkFlags) checkOnce(ctx context.Context, fs *flag.FlagSet, stderr io.Writer) (drift.Report, error) {
+	loader := config.LoadFile
+	if f.repo != "" {
+		loader = config.LoadFileForCheckout
+		if !flagWasSet(fs, "config", "c") {
+			f.config = filepath.Join(f.repo, "driftd.yaml")
+		}
+	}
+	cfg, logger, layers, err := f.loadWith(loader, stderr, f.layers, nil)
+	if err != nil {
+		return drift.Report{}, err
+	}
+	var src engine.Source = source.NewGit(cfg.Repo, cfg.CacheDir, logger)
+	if f.repo != "" {
+		src = source.NewLocal(f.repo)
+	}
+	return engine.New(src, layers, logger, engine.Options{MaxFileSize: int64(cfg.Repo.MaxFileSize), Ignore: cfg.Ignore}).Run(ctx), nil
 }
 
 // isTerminal reports whether w is a terminal, where colour is welcome.

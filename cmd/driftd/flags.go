@@ -55,11 +55,16 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (code int, do
 // load builds the logger, loads the config, lets adjust change it, and
 // wires the enabled layers (only those in only, when set).
 func (c *commonFlags) load(stderr io.Writer, only []string, adjust func(*config.Config)) (*config.Config, *slog.Logger, []drift.Layer, error) {
+	return c.loadWith(config.LoadFile, stderr, only, adjust)
+}
+
+// loadWith is load with another config loader.
+func (c *commonFlags) loadWith(loader func(string) (*config.Config, error), stderr io.Writer, only []string, adjust func(*config.Config)) (*config.Config, *slog.Logger, []drift.Layer, error) {
 	logger, err := c.logger(stderr)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	cfg, err := config.LoadFile(c.config)
+	cfg, err := loader(c.config)
 	if err != nil {
 		return nil, nil, nil, err
 	}

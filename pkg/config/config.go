@@ -3,6 +3,8 @@
 package config
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/driftd/driftd/pkg/drift"
@@ -201,4 +203,54 @@ type LeaderElection struct {
 	LeaseDuration Duration `yaml:"lease_duration"`
 	RenewDeadline Duration `yaml:"renew_deadline"`
 	RetryPeriod   Duration `yaml:"retry_period"`
+}
+
+// LocalFiles lists the settings that name files or directories on this
+// machine, by their path in the config: credentials, kubeconfigs, the
+// terraform binary when given as a path, caches. A check of a pull request
+// refuses those that lie inside the pull request's checkout.
+func (c *Config) LocalFiles() map[string]string {
+	out := map[string]string{}
+	add := func(field, p string) {
+		if p != "" {
+			out[field] = p
+		}
+	}
+	add("cache_dir", c.CacheDir)
+	add("repo.auth.ssh_key_file", c.Repo.Auth.SSHKeyFile)
+	add("repo.auth.known_hosts_file", c.Repo.Auth.KnownHostsFile)
+	add("repo.auth.token_file", c.Repo.Auth.TokenFile)
+	if in := c.Layers.Infra; in != nil {
+		if strings.ContainsRune(in.Binary, '/') {
+			add("layers.infra.binary", in.Binary)
+		}
+		add("layers.infra.plugin_cache_dir", in.PluginCacheDir)
+		for k, v := range in.Env {
+			if looksLikePath(v) {
+				add("layers.infra.env."+k, v)
+			}
+		}
+		for i, s := range in.Stacks {
+			for k, v := range s.Env {
+				if looksLikePath(v) {
+					add(fmt.Sprintf("layers.infra.stacks.%d.env.%s", i, k), v)
+				}
+			}
+		}
+	}
+	if n := c.Layers.Node; n != nil {
+		add("layers.node.local_root", n.LocalRoot)
+		add("layers.node.ssh.key_file", n.SSH.KeyFile)
+		add("layers.node.ssh.known_hosts_file", n.SSH.KnownHostsFile)
+	}
+	if a := c.Layers.App; a != nil {
+		add("layers.app.kubeconfig", a.Kubeconfig)
+	}
+	return out
+}
+
+// looksLikePath reports whether an environment value may name a file
+// (TF_CLI_CONFIG_FILE=./terraformrc): it holds a slash or starts with a dot.
+func looksLikePath(v string) bool {
+	return strings.ContainsRune(v, '/') || strings.HasPrefix(v, ".")
 }

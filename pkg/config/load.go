@@ -21,23 +21,35 @@ const DefaultSchedule = "*/5 * * * *"
 
 // LoadFile reads and validates a config file. Every error names the file and,
 // where it has one, the line.
-func LoadFile(path string) (*Config, error) {
+func LoadFile(path string) (*Config, error) { return loadFile(path, false) }
+
+// LoadFileForCheckout reads a config for a check of a local checkout
+// (`driftd check --repo`), where nothing is cloned: repo.url may be empty.
+func LoadFileForCheckout(path string) (*Config, error) { return loadFile(path, true) }
+
+func loadFile(path string, checkout bool) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Load(path, b)
+	return load(path, b, checkout)
 }
+
+// LoadForCheckout is Load for a check of a local checkout: repo.url may be
+// empty.
+func LoadForCheckout(name string, b []byte) (*Config, error) { return load(name, b, true) }
 
 // Load decodes and validates a config. name is used in error messages.
 // Unknown keys, values of the wrong type and invalid settings are errors, all
 // of which are reported together, one per line.
-func Load(name string, b []byte) (*Config, error) {
+func Load(name string, b []byte) (*Config, error) { return load(name, b, false) }
+
+func load(name string, b []byte, checkout bool) (*Config, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(b, &root); err != nil {
 		return nil, fmt.Errorf("%s", yamlconf.Rewrite(name, nil, err.Error()))
 	}
-	if root.Kind == 0 {
+	if root.Kind == 0 && !checkout {
 		return nil, fmt.Errorf("%s:1: config is empty: repo.url is required", name)
 	}
 	var c Config
@@ -45,7 +57,7 @@ func Load(name string, b []byte) (*Config, error) {
 		return nil, err
 	}
 	c.setDefaults()
-	if errs := c.validate(); len(errs) > 0 {
+	if errs := c.validate(checkout); len(errs) > 0 {
 		msgs := make([]string, 0, len(errs))
 		for _, e := range errs {
 			msgs = append(msgs, fmt.Sprintf("%s:%d: %s: %s", name, yamlconf.LineOf(&root, e.Path), strings.Join(e.Path, "."), e.Msg))
@@ -107,11 +119,11 @@ func (c *Config) setDefaults() {
 	}
 }
 
-func (c *Config) validate() []yamlconf.FieldError {
+func (c *Config) validate(checkout bool) []yamlconf.FieldError {
 	var errs []yamlconf.FieldError
 	add := func(msg string, path ...string) { errs = append(errs, yamlconf.FieldError{Path: path, Msg: msg}) }
 
-	if c.Repo.URL == "" {
+	if c.Repo.URL == "" && !checkout {
 		add("required: the URL of the config repository", "repo", "url")
 	} else if inlineCredentials(c.Repo.URL) {
 		add("credentials are never inlined in the URL; reference a token with repo.auth.token_file or token_env", "repo", "url")

@@ -19,6 +19,9 @@ import (
 // checkTarget lists each kind once in the target's namespace and compares.
 func (l *Layer) checkTarget(ctx context.Context, target string, objs []desired, sem chan struct{}, used map[cacheKey]bool) drift.TargetResult {
 	res := drift.TargetResult{Name: target}
+	for _, d := range objs {
+		res.Managed = append(res.Managed, ID(d.obj))
+	}
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout.Std())
 	defer cancel()
 	ns := target

@@ -101,6 +101,21 @@ func attrPath(pointer string) string {
 	return b.String()
 }
 
+// Managed lists what the stack's configuration manages, named as findings
+// name it: every resource the plan covers and every output.
+func Managed(p *tfjson.Plan) []string {
+	var out []string
+	for _, rc := range p.ResourceChanges {
+		if rc != nil {
+			out = append(out, rc.Address)
+		}
+	}
+	for name := range p.OutputChanges {
+		out = append(out, "output."+name)
+	}
+	return out
+}
+
 func findings(p *tfjson.Plan) []drift.Finding {
 	var out []drift.Finding
 	drifted := map[string]*tfjson.ResourceChange{}

@@ -111,6 +111,7 @@ func (l *Layer) checkStack(ctx context.Context, src source, st Stack) drift.Targ
 	res.Findings = Findings(plan, func(addr string) []string {
 		return rules.Paths(drift.LayerInfra, st.Name, ignore.ObjectOf(drift.LayerInfra, addr))
 	})
+	res.Managed = Managed(plan)
 	logger.Debug("stack checked", "findings", len(res.Findings), "duration_seconds", res.Duration.Seconds())
 	return res
 }

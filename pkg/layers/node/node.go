@@ -16,7 +16,28 @@ type Layer struct {
 	cfg       Config
 	transport Transport
 	logger    *slog.Logger
+	// allowed, when set, maps each node that may be contacted to how it is
+	// reached (see Reach); other nodes are reported, not contacted.
+	allowed map[string]string
 }
+
+// Reach describes how a node is reached: its endpoint and its jump host's.
+// Two inventories that give a node the same Reach send driftd to the same
+// place with the same user.
+func Reach(inv *Inventory, h Host) string {
+	r := fmt.Sprintf("%s:%d@%s", h.Address, h.Port, h.User)
+	if h.Jump != "" {
+		j := inv.JumpHosts[h.Jump]
+		r += fmt.Sprintf(" via %s:%d@%s", j.Address, j.Port, j.User)
+	}
+	return r
+}
+
+// OnlyReach restricts the layer to the nodes of allowed (name → Reach), as
+// a check of a pull request does with the base's inventory: a node the pull
+// request adds, or sends elsewhere, is reported as not checked and never
+// contacted.
+func (l *Layer) OnlyReach(allowed map[string]string) { l.allowed = allowed }
 
 // New returns the node layer with its transport, whose credentials are
 // loaded now, so that a bad setting fails at start rather than at the
@@ -56,6 +77,9 @@ func (l *Layer) Check(ctx context.Context, snap drift.Snapshot) ([]drift.TargetR
 }
 
 func (l *Layer) checkNode(ctx context.Context, roles *Roles, inv *Inventory, h Host) drift.TargetResult {
+	if r, ok := l.allowed[h.Name]; l.allowed != nil && (!ok || r != Reach(inv, h)) {
+		return drift.Fail(h.Name, fmt.Errorf("node %s: not contacted: the pull request adds this node or changes how it is reached, and a pull request does not choose where driftd connects", Escape(h.Name)))
+	}
 	start := time.Now()
 	res := l.checkNodeTimed(ctx, roles, inv, h)
 	res.Duration = time.Since(start)
@@ -71,6 +95,12 @@ func (l *Layer) checkNodeTimed(ctx context.Context, roles *Roles, inv *Inventory
 		return res
 	}
 	req := Request{Scopes: l.cfg.Scopes, Paths: sortedPaths(desired), Units: Units(desired)}
+	for _, p := range req.Paths {
+		res.Managed = append(res.Managed, Escape(p))
+	}
+	for _, u := range req.Units {
+		res.Managed = append(res.Managed, "systemd:"+u)
+	}
 
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout.Std())
 	defer cancel()
