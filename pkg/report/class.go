@@ -187,6 +187,22 @@ func changeNote(f drift.Finding, quote func(string) string) string {
 	return "Changed live by " + who + "."
 }
 
+// findingMeaning is what a finding's class means for it, naming who
+// changed the object live and when where the layer knows: the one line
+// JUnit and SARIF give a finding.
+func findingMeaning(f drift.Finding, quote func(string) string) string {
+	msg := classMeaning(f.Class)
+	note := changeNote(f, quote)
+	if note == "" {
+		return msg
+	}
+	note = strings.ToLower(note[:1]) + strings.TrimSuffix(note[1:], ".")
+	if f.Class == drift.ClassCollision {
+		return note // says what merging would undo, and whose
+	}
+	return msg + "; " + note
+}
+
 // clip cuts s to at most n bytes on a rune boundary, marking the cut with
 // an ellipsis, so that a name or an error from a live system cannot make a
 // fixed part of a report arbitrarily long.

@@ -134,17 +134,9 @@ func junitFindingCase(layer, target string, f drift.Finding, secs float64) junit
 	}
 	label := strings.ReplaceAll(classLabel(f.Class), " ", "_")
 	c := junitCase{Name: name, Classname: line(layer) + "." + label, Time: seconds(secs)}
-	msg := classMeaning(f.Class)
+	msg := findingMeaning(f, line)
 	if layer == "config" {
 		msg = configMeaning
-	}
-	if note := changeNote(f, line); note != "" {
-		note = strings.ToLower(note[:1]) + strings.TrimSuffix(note[1:], ".")
-		if f.Class == drift.ClassCollision {
-			msg = note // says what merging would undo, and whose
-		} else {
-			msg += "; " + note
-		}
 	}
 	body := fmt.Sprintf("%s (%s)\n%s\n", line(f.Object), line(string(f.Change)), block(f.Diff))
 	if f.Class == drift.ClassResolved {

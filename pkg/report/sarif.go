@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
+	"path"
 	"strings"
 
 	"github.com/driftd/driftd/pkg/drift"
@@ -76,7 +78,13 @@ type sarifNotification struct {
 // WriteSARIF writes the report as SARIF 2.1.0, for code-scanning views: one
 // result per finding (a warning, located at its Git source file when the
 // layer knows it), and one error notification per target that could not be
-// checked.
+// checked. A location is only ever a relative path inside the repository:
+// a source that is absolute or climbs out of it with ".." is left out.
+//
+// In a check against a base revision (r.Base set) each result carries its
+// class in its properties ("class") and its level: a collision is an
+// error, an introduced or already drifted finding a warning, a resolved
+// one a note. The config change (r.Config) is the first result.
 func WriteSARIF(w io.Writer, r drift.Report) error {
 	run := sarifRun{Results: []sarifResult{}}
 	run.Tool.Driver.Name = "driftd"
@@ -87,6 +95,20 @@ func WriteSARIF(w io.Writer, r drift.Report) error {
 	inv := sarifInvocation{ExecutionSuccessful: r.Status != drift.StatusUnknown}
 	if !r.Source.Synced {
 		inv.Notifications = append(inv.Notifications, sarifNotification{"error", sarifMessage{"repository not synced: " + r.Source.Error}})
+	}
+	if c := r.Config; r.Base != nil && c != nil {
+		res := sarifResult{
+			RuleID:     "drift/" + string(c.Change),
+			Level:      sarifLevel(c.Class),
+			Message:    sarifMessage{fmt.Sprintf("%s: %s (%s): %s\n%s", c.Class.Title(), c.Object, c.Change, configMeaning, c.Diff)},
+			Properties: map[string]any{"object": c.Object, "class": c.Class, "config_change": true},
+		}
+		src, _ := c.Details["source"].(string)
+		if src == "" {
+			src = c.Object
+		}
+		res.Locations = sarifLocations(src)
+		run.Results = append(run.Results, res)
 	}
 	for _, l := range r.Layers {
 		if l.Error != "" {
@@ -103,10 +125,14 @@ func WriteSARIF(w io.Writer, r drift.Report) error {
 					Message:    sarifMessage{fmt.Sprintf("%s/%s: %s (%s)\n%s", l.Layer, t.Name, f.Object, f.Change, f.Diff)},
 					Properties: map[string]any{"layer": l.Layer, "target": t.Name, "object": f.Object},
 				}
+				if r.Base != nil {
+					res.Level = sarifLevel(f.Class)
+					res.Properties["class"] = f.Class
+					msg := findingMeaning(f, func(s string) string { return s })
+					res.Message.Text = fmt.Sprintf("%s: %s/%s: %s (%s): %s\n%s", f.Class.Title(), l.Layer, t.Name, f.Object, f.Change, msg, f.Diff)
+				}
 				if src, ok := f.Details["source"].(string); ok && src != "" {
-					var loc sarifLocation
-					loc.PhysicalLocation.ArtifactLocation.URI = sourceFile(src)
-					res.Locations = []sarifLocation{loc}
+					res.Locations = sarifLocations(src)
 				}
 				run.Results = append(run.Results, res)
 			}
@@ -120,6 +146,56 @@ func WriteSARIF(w io.Writer, r drift.Report) error {
 		return fmt.Errorf("write sarif report: %w", err)
 	}
 	return nil
+}
+
+// sarifLevel is the level of a finding of class c: an error when merging
+// would undo a change made live, a note when the pull request resolves
+// drift, else a warning (a finding without a class included).
+func sarifLevel(c drift.Class) string {
+	switch c {
+	case drift.ClassCollision:
+		return "error"
+	case drift.ClassResolved:
+		return "note"
+	default:
+		return "warning"
+	}
+}
+
+// sarifLocations locates a result at a finding's Git source, or nowhere
+// when the source is not a clean path inside the repository.
+func sarifLocations(src string) []sarifLocation {
+	uri, ok := artifactURI(sourceFile(src))
+	if !ok {
+		return nil
+	}
+	var loc sarifLocation
+	loc.PhysicalLocation.ArtifactLocation.URI = uri
+	return []sarifLocation{loc}
+}
+
+// artifactURI returns a path inside the repository as a relative URI
+// reference, each character that a URI path cannot hold percent-encoded
+// ("a b.yaml" is "a%20b.yaml"). It refuses a path that is empty, absolute
+// (a leading slash or backslash), names a drive or a scheme (a colon in
+// its first segment), or climbs out of the repository with "..": code
+// scanning resolves the URI against the checkout, and nothing outside it
+// may be pointed at.
+func artifactURI(p string) (string, bool) {
+	if p == "" || strings.HasPrefix(p, "/") || strings.HasPrefix(p, `\`) || strings.ContainsRune(p, 0) {
+		return "", false
+	}
+	clean := path.Clean(p)
+	first, _, _ := strings.Cut(clean, "/")
+	if clean == "." || strings.ContainsRune(first, ':') {
+		return "", false
+	}
+	for _, seg := range strings.FieldsFunc(clean, func(r rune) bool { return r == '/' || r == '\\' }) {
+		if seg == ".." {
+			return "", false
+		}
+	}
+	return (&url.URL{Path: clean}).EscapedPath(), true
 }
 
 // sourceFile strips a " (document N)" suffix and a "kustomization " prefix
