@@ -96,7 +96,7 @@ func atkEntry(t *testing.T, live *unstructured.Unstructured, manager string, op 
 	ts := metav1.NewTime(time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC))
 	mfs := live.GetManagedFields()
 	mfs = append(mfs, metav1.ManagedFieldsEntry{Manager: manager, Operation: op, Subresource: sub, APIVersion: live.GetAPIVersion(),
-		FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(fields)}, Time: &ts})
+		FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(fields), Time: &ts})
 	live.SetManagedFields(mfs)
 }
 
@@ -462,12 +462,13 @@ func TestAttackCSARemovedListItemHidden(t *testing.T) {
 	live.SetAnnotations(ann)
 	mfs := live.GetManagedFields()
 	var fields map[string]any
-	if err := json.Unmarshal(mfs[0].FieldsV1.Raw, &fields); err != nil {
+	if err := json.Unmarshal(mfs[0].FieldsV1.GetRawBytes(), &fields); err != nil {
 		t.Fatal(err)
 	}
 	envFields := atkMap(t, fields, "f:spec", "f:template", "f:spec", "f:containers", `k:{"name":"web"}`, "f:env")
 	envFields[`k:{"name":"DEBUG"}`] = map[string]any{".": map[string]any{}, "f:name": map[string]any{}, "f:value": map[string]any{}}
-	mfs[0].FieldsV1.Raw, _ = json.Marshal(fields)
+	raw, _ := json.Marshal(fields)
+	mfs[0].FieldsV1.SetRawBytes(raw)
 	live.SetManagedFields(mfs)
 	f, err := atkCompare(t, atkLayer(), git, live)
 	if err != nil {
