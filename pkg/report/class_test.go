@@ -290,3 +290,37 @@ func TestChangedByShapes(t *testing.T) {
 		t.Errorf("note: %q", got)
 	}
 }
+
+// TestMarkdownHeadBounded: what is never left out (the base ref, the
+// targets that could not be checked, notices) is bounded, so thousands of
+// failures with long errors still leave a comment under the limit that
+// keeps the table's first rows.
+func TestMarkdownHeadBounded(t *testing.T) {
+	r := bigReport(3, 100)
+	long := strings.Repeat("é\x1b", 4000)
+	r.Base.Ref = long
+	r.Source.Synced, r.Source.Error = false, long
+	for i := range 3000 {
+		r.Layers[0].Targets = append(r.Layers[0].Targets, drift.Fail(fmt.Sprintf("down-%04d", i)+long, errFake(long)))
+		r.Notices = append(r.Notices, long)
+	}
+	r.Layers = append(r.Layers, drift.LayerResult{Layer: drift.LayerNode, Error: long})
+	r.Normalize()
+	var b bytes.Buffer
+	if err := WriteMarkdown(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if len(out) >= MarkdownLimit {
+		t.Fatalf("%d bytes", len(out))
+	}
+	if len(out) > 40000 {
+		t.Errorf("the fixed part takes %d bytes", len(out))
+	}
+	if rows := tableRows(out); len(rows) != 13 {
+		t.Errorf("%d rows, want all 13", len(rows))
+	}
+	if !strings.Contains(out, "- and 2981 more\n") {
+		t.Errorf("the list of what could not be checked is not bounded:\n%s", out[:3000])
+	}
+}

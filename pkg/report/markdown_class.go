@@ -33,7 +33,7 @@ func markdownByClass(r drift.Report) string {
 	head := markdownClassHead(r)
 	var rows, details []string
 	if c := r.Config; c != nil {
-		rows = append(rows, fmt.Sprintf("| %s | config | | %s | %s |\n", classLabel(c.Class), mdCode(clip(line(c.Object), mdMaxName)), mdWord(string(c.Change))))
+		rows = append(rows, fmt.Sprintf("| %s | config | | %s | %s |\n", classLabel(c.Class), mdCode(clipLine(c.Object, mdMaxName)), mdWord(string(c.Change))))
 		var d strings.Builder
 		fmt.Fprintf(&d, "\n<details><summary>Config change: <code>%s</code> (%s)</summary>\n\n", htmlEscape(line(c.Object)), htmlEscape(line(string(c.Change))))
 		fmt.Fprintf(&d, "%s.\n\n", upperFirst(configMeaning))
@@ -111,9 +111,9 @@ func markdownClassHead(r drift.Report) string {
 	b.WriteString(MarkdownMarker + "\n")
 	fmt.Fprintf(&b, "### driftd: %s: %s\n\n", statusIcon[r.Status], classCounts(r))
 	fmt.Fprintf(&b, "Revision `%s` against base %s (`%s`): %d finding(s); %d target(s) drifted, %d could not be checked, %d in sync.\n\n",
-		shortRev(r.Revision), mdCode(clip(line(r.Base.Ref), mdMaxName)), shortRev(r.Base.Revision), s.Findings, s.Drifted, s.Unknown, s.InSync)
+		shortRev(r.Revision), mdCode(clipLine(r.Base.Ref, mdMaxName)), shortRev(r.Base.Revision), s.Findings, s.Drifted, s.Unknown, s.InSync)
 	if !r.Source.Synced {
-		fmt.Fprintf(&b, "> **The repository could not be synced.** %s\n\n", mdCode(clip(line(r.Source.Error), mdMaxError)))
+		fmt.Fprintf(&b, "> **The repository could not be synced.** %s\n\n", mdCode(clipLine(r.Source.Error, mdMaxError)))
 	}
 	n := r.CountClasses()
 	for _, c := range drift.Classes() {
@@ -121,14 +121,18 @@ func markdownClassHead(r drift.Report) string {
 			fmt.Fprintf(&b, "- **%s** (%d): %s.\n", c.Title(), n[c], classMeaning(c))
 		}
 	}
-	var unknown []string
+	var unknown []func() string
 	for _, l := range r.Layers {
 		if l.Error != "" {
-			unknown = append(unknown, fmt.Sprintf("- %s (the whole layer): %s\n", mdWord(string(l.Layer)), mdCode(clip(line(firstLine(l.Error)), mdMaxError))))
+			unknown = append(unknown, func() string {
+				return fmt.Sprintf("- %s (the whole layer): %s\n", mdWord(string(l.Layer)), mdCode(clipLine(firstLine(l.Error), mdMaxError)))
+			})
 		}
 		for _, t := range l.Targets {
 			if t.Status == drift.StatusUnknown {
-				unknown = append(unknown, fmt.Sprintf("- %s %s: %s\n", mdWord(string(l.Layer)), mdCode(clip(line(t.Name), mdMaxName)), mdCode(clip(line(firstLine(t.Error)), mdMaxError))))
+				unknown = append(unknown, func() string {
+					return fmt.Sprintf("- %s %s: %s\n", mdWord(string(l.Layer)), mdCode(clipLine(t.Name, mdMaxName)), mdCode(clipLine(firstLine(t.Error), mdMaxError)))
+				})
 			}
 		}
 	}
@@ -137,9 +141,9 @@ func markdownClassHead(r drift.Report) string {
 		writeBounded(&b, unknown)
 	}
 	if len(r.Notices) > 0 {
-		var notices []string
-		for _, nt := range r.Notices {
-			notices = append(notices, "- Notice: "+mdCode(clip(line(nt), mdMaxError))+"\n")
+		notices := make([]func() string, len(r.Notices))
+		for i, nt := range r.Notices {
+			notices[i] = func() string { return "- Notice: " + mdCode(clipLine(nt, mdMaxError)) + "\n" }
 		}
 		b.WriteString("\n")
 		writeBounded(&b, notices)
@@ -150,16 +154,22 @@ func markdownClassHead(r drift.Report) string {
 	return b.String()
 }
 
-// writeBounded writes at most mdMaxListed list items, and how many more
-// there are.
-func writeBounded(b *strings.Builder, items []string) {
+// writeBounded writes at most mdMaxListed list items, rendering only
+// those, and how many more there are.
+func writeBounded(b *strings.Builder, items []func() string) {
 	for i, it := range items {
 		if i == mdMaxListed {
 			fmt.Fprintf(b, "- and %d more\n", len(items)-mdMaxListed)
 			return
 		}
-		b.WriteString(it)
+		b.WriteString(it())
 	}
+}
+
+// clipLine is line(s) clipped to n bytes, without escaping more of a
+// long s than can be shown (an escape is at most six bytes a rune).
+func clipLine(s string, n int) string {
+	return clip(line(clip(s, 6*n)), n)
 }
 
 // mdWord shows one of driftd's own words (a layer, a change kind) as it
