@@ -31,73 +31,96 @@ const (
 // WriteMarkdown.
 func markdownByClass(r drift.Report) string {
 	head := markdownClassHead(r)
-	var rows, details []string
+	// One table row and one folded diff per finding, the config change
+	// first; a diff is rendered only when there is room for it.
+	type item struct {
+		row    string
+		detail func() string
+	}
+	var items []item
 	if c := r.Config; c != nil {
-		rows = append(rows, fmt.Sprintf("| %s | config | | %s | %s |\n", classLabel(c.Class), mdCode(clipLine(c.Object, mdMaxName)), mdWord(string(c.Change))))
-		var d strings.Builder
-		fmt.Fprintf(&d, "\n<details><summary>Config change: <code>%s</code> (%s)</summary>\n\n", htmlEscape(line(c.Object)), htmlEscape(line(string(c.Change))))
-		fmt.Fprintf(&d, "%s.\n\n", upperFirst(configMeaning))
-		if c.Diff != "" {
-			d.WriteString(mdFence(capDiff(block(c.Diff), mdMaxDiff)))
-		}
-		d.WriteString("\n</details>\n")
-		details = append(details, d.String())
+		items = append(items, item{
+			row: fmt.Sprintf("| %s | config | | %s | %s |\n", classLabel(c.Class), mdCode(clipLine(c.Object, mdMaxName)), mdWord(string(c.Change))),
+			detail: func() string {
+				summary := fmt.Sprintf("Config change: <code>%s</code> (%s)", htmlEscape(line(c.Object)), htmlEscape(line(string(c.Change))))
+				return mdDetails(summary, upperFirst(configMeaning)+".", c.Diff)
+			},
+		})
 	}
 	for _, g := range groupByClass(r) {
 		for _, lf := range g.findings {
 			f := lf.f
-			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %s |\n", classLabel(g.class), mdWord(string(lf.layer)), mdCode(lf.target), mdCode(f.Object), mdWord(string(f.Change))))
-			var d strings.Builder
-			fmt.Fprintf(&d, "\n<details><summary>%s: <code>%s/%s</code>: <code>%s</code> (%s)</summary>\n\n",
-				drift.Class(classLabel(g.class)).Title(), htmlEscape(line(string(lf.layer))), htmlEscape(line(lf.target)), htmlEscape(line(f.Object)), htmlEscape(line(string(f.Change))))
-			if note := changeNote(f, mdCode); note != "" {
-				d.WriteString(note + "\n\n")
-			}
-			if f.Diff != "" {
-				d.WriteString(mdFence(capDiff(block(f.Diff), mdMaxDiff)))
-			}
-			d.WriteString("\n</details>\n")
-			details = append(details, d.String())
+			items = append(items, item{
+				row: fmt.Sprintf("| %s | %s | %s | %s | %s |\n", classLabel(g.class), mdWord(string(lf.layer)), mdCode(lf.target), mdCode(f.Object), mdWord(string(f.Change))),
+				detail: func() string {
+					summary := fmt.Sprintf("%s: <code>%s/%s</code>: <code>%s</code> (%s)", drift.Class(classLabel(g.class)).Title(),
+						htmlEscape(line(string(lf.layer))), htmlEscape(line(lf.target)), htmlEscape(line(f.Object)), htmlEscape(line(string(f.Change))))
+					return mdDetails(summary, changeNote(f, mdCode), f.Diff)
+				},
+			})
 		}
 	}
 	const tableHead = "\n| Class | Layer | Target | Object | Change |\n|---|---|---|---|---|\n"
 	note := func(diffs, rows int) string {
 		return fmt.Sprintf("\n> **Left out to stay within GitHub's comment size limit: %d diff(s) and %d table row(s).** The full report is in driftd's JSON or text output.\n", diffs, rows)
 	}
-	size := len(head) + len(note(len(details), len(rows)))
-	if len(rows) > 0 {
+	// The room a note takes is kept whether one is needed or not: it is
+	// longest with every count at its largest.
+	size := len(head) + len(note(len(items), len(items)))
+	if len(items) > 0 {
 		size += len(tableHead)
 	}
-	for _, s := range rows {
-		size += len(s)
+	for _, it := range items {
+		size += len(it.row)
 	}
-	for _, s := range details {
-		size += len(s)
+	// Rows go from the end while even the table does not fit; then
+	// diffs are kept from the start for as long as they fit.
+	rows := len(items)
+	for size >= MarkdownLimit && rows > 0 {
+		rows--
+		size -= len(items[rows].row)
 	}
-	keptRows, keptDetails := len(rows), len(details)
-	for size > MarkdownLimit && keptDetails > 0 {
-		keptDetails--
-		size -= len(details[keptDetails])
-	}
-	for size > MarkdownLimit && keptRows > 0 {
-		keptRows--
-		size -= len(rows[keptRows])
+	var details []string
+	if rows == len(items) {
+		for _, it := range items {
+			d := it.detail()
+			if size+len(d) >= MarkdownLimit {
+				break
+			}
+			details = append(details, d)
+			size += len(d)
+		}
 	}
 	var b strings.Builder
 	b.WriteString(head)
-	if keptRows > 0 {
+	if rows > 0 {
 		b.WriteString(tableHead)
-		for _, s := range rows[:keptRows] {
-			b.WriteString(s)
+		for _, it := range items[:rows] {
+			b.WriteString(it.row)
 		}
 	}
-	for _, s := range details[:keptDetails] {
-		b.WriteString(s)
+	for _, d := range details {
+		b.WriteString(d)
 	}
-	if keptRows < len(rows) || keptDetails < len(details) {
-		b.WriteString(note(len(details)-keptDetails, len(rows)-keptRows))
+	if rows < len(items) || len(details) < len(items) {
+		b.WriteString(note(len(items)-len(details), len(items)-rows))
 	}
 	return b.String()
+}
+
+// mdDetails folds a note and a diff in a <details> block under an HTML
+// summary whose values are escaped already.
+func mdDetails(summary, note, diff string) string {
+	var d strings.Builder
+	fmt.Fprintf(&d, "\n<details><summary>%s</summary>\n\n", summary)
+	if note != "" {
+		d.WriteString(note + "\n\n")
+	}
+	if diff != "" {
+		d.WriteString(mdFence(capDiff(block(diff), mdMaxDiff)))
+	}
+	d.WriteString("\n</details>\n")
+	return d.String()
 }
 
 // markdownClassHead is the part of the Markdown that is never left out:
