@@ -26,9 +26,11 @@ type key struct {
 //   - the base has findings and the pull request none: resolved, the
 //     pull request writes reality into Git (the base's findings are kept).
 //
-// A head finding on an object the base neither manages nor reported is
-// redacted: its live values would be news to whoever wrote the pull
-// request. It keeps only its change (exists live and differs, or missing).
+// A head finding on an object the base does not declare is redacted: its
+// live values would be news to whoever wrote the pull request. That holds
+// for an object the base reported as unmanaged too, because such findings
+// may show only a hash. A redacted finding keeps its change (exists live
+// and differs, or missing).
 func Classify(base, head drift.Report) drift.Report {
 	known := map[key]bool{}
 	baseFind := map[key][]drift.Finding{}
@@ -39,12 +41,8 @@ func Classify(base, head drift.Report) drift.Report {
 			for _, o := range t.Managed {
 				known[key{l.Layer, t.Name, o}] = true
 			}
-			for _, f := range t.Ignored {
-				known[key{l.Layer, t.Name, f.Object}] = true
-			}
 			for _, f := range t.Findings {
 				k := key{l.Layer, t.Name, f.Object}
-				known[k] = true
 				baseFind[k] = append(baseFind[k], f)
 			}
 		}

@@ -64,21 +64,22 @@ func TestClassifyFourClasses(t *testing.T) {
 	}
 }
 
-// An object the pull request adds, which the base neither manages nor
-// reported, must not have its live values shown: a pull request that
-// declares kube-system's ConfigMap must not learn what is in it.
+// An object the pull request adds, which the base does not declare, must
+// not have its live values shown: a pull request that declares
+// kube-system's ConfigMap must not learn what is in it, nor the content of
+// a file the base reported as unmanaged by its hash only.
 func TestClassifyRedactsWhatTheBaseDoesNotManage(t *testing.T) {
 	secret := "s3cr3t-live-value"
 	base := report(drift.LayerApp,
 		drift.TargetResult{Name: "apps", Managed: []string{"core/ConfigMap/apps/web"}},
-		drift.TargetResult{Name: "seen", Findings: []drift.Finding{fnd("core/ConfigMap/seen/x", drift.ChangeUnmanaged, "+ shown-before\n")}})
+		drift.TargetResult{Name: "seen", Findings: []drift.Finding{fnd("core/ConfigMap/seen/x", drift.ChangeUnmanaged, "# unmanaged, sha256 ...\n")}})
 	head := report(drift.LayerApp,
 		drift.TargetResult{Name: "apps", Findings: []drift.Finding{
 			{Object: "core/ConfigMap/apps/web", Change: drift.ChangeChanged, Diff: "+ managed " + secret},
 			{Object: "core/ConfigMap/apps/new", Change: drift.ChangeChanged, Diff: "+ " + secret, Details: map[string]any{"changed_by": secret}},
 		}, Ignored: []drift.Finding{{Object: "core/ConfigMap/apps/other", Change: drift.ChangeChanged, Diff: "+ " + secret}}},
 		drift.TargetResult{Name: "kube-system", Findings: []drift.Finding{{Object: "core/ConfigMap/kube-system/cfg", Change: drift.ChangeChanged, Diff: "+ " + secret}}},
-		drift.TargetResult{Name: "seen", Findings: []drift.Finding{fnd("core/ConfigMap/seen/x", drift.ChangeChanged, "+ shown-before 2\n")}})
+		drift.TargetResult{Name: "seen", Findings: []drift.Finding{fnd("core/ConfigMap/seen/x", drift.ChangeChanged, "+ "+secret)}})
 	got := Classify(base, head)
 	var shown []string
 	for _, tr := range got.Layers[0].Targets {
