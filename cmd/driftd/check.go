@@ -51,7 +51,7 @@ Flags:
 type checkFlags struct {
 	commonFlags
 	repo    string
-	output  string
+	outputs specFlag
 	noColor bool
 	// showIgnored lists the findings that ignore rules silenced.
 	showIgnored bool
@@ -67,8 +67,8 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := newFlagSet("check", checkUsage, stderr)
 	f.register(fs, "warn")
 	fs.StringVar(&f.repo, "repo", "", "use the local checkout at `PATH` instead of cloning")
-	fs.StringVar(&f.output, "output", "text", "output format: "+report.FormatNames())
-	fs.StringVar(&f.output, "o", "text", "shorthand for --output")
+	fs.Var(&f.outputs, "output", "output `FORMAT` ("+report.FormatNames()+") on standard output, or FORMAT=FILE; repeatable, at most one on standard output (default text)")
+	fs.Var(&f.outputs, "o", "shorthand for --output")
 	fs.BoolVar(&f.noColor, "no-color", false, "never colour text output (it is coloured only on a terminal)")
 	fs.BoolVar(&f.showIgnored, "show-ignored", false, "also list the findings that ignore rules silenced (JSON always has them, under \"ignored\")")
 	fs.Var(&f.layers, "layer", "check only these layers (infra, node, app); repeatable or comma-separated")
@@ -83,9 +83,12 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "driftd check: unexpected argument %q\n", fs.Arg(0))
 		return 1
 	}
-	write, ok := report.Formats()[f.output]
-	if !ok {
-		fmt.Fprintf(stderr, "driftd check: unknown output format %q: use %s\n", f.output, report.FormatNames())
+	if len(f.outputs) == 0 {
+		f.outputs = specFlag{"text"}
+	}
+	outs, err := report.ParseOutputs(f.outputs)
+	if err != nil {
+		fmt.Fprintf(stderr, "driftd check: %v\n", err)
 		return 1
 	}
 	failOn, err := drift.ParseFailOn(f.failOn, f.base != "")
@@ -117,7 +120,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 
-	err = write(stdout, rep, report.Options{Text: report.TextOptions{Color: !f.noColor && isTerminal(stdout), ShowIgnored: f.showIgnored}})
+	err = report.WriteOutputs(stdout, outs, rep, report.Options{Text: report.TextOptions{Color: !f.noColor && isTerminal(stdout), ShowIgnored: f.showIgnored}})
 	if err != nil {
 		fmt.Fprintf(stderr, "driftd check: %v\n", err)
 		return 1

@@ -112,3 +112,13 @@ func flagWasSet(fs *flag.FlagSet, names ...string) bool {
 	})
 	return set
 }
+
+// specFlag is a flag that may be repeated; each value is kept whole.
+type specFlag []string
+
+func (s *specFlag) String() string { return strings.Join(*s, " ") }
+
+func (s *specFlag) Set(v string) error {
+	*s = append(*s, v)
+	return nil
+}

@@ -80,7 +80,10 @@ func TestCheckBadFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"check", "-c", cfg, "-o", "yaml"}, `unknown output format "yaml": use json, junit, markdown, sarif, text`},
+		{[]string{"check", "-c", cfg, "-o", "yaml"}, `unknown format "yaml": use json, junit, markdown, sarif, text`},
+		{[]string{"check", "-c", cfg, "-o", "json", "-o", "text"}, "standard output"},
+		{[]string{"check", "-c", cfg, "--fail-on", "collision"}, "--fail-on=collision needs --base"},
+		{[]string{"check", "-c", cfg, "--base", "main"}, "--base needs --repo"},
 		{[]string{"check", "-c", cfg, "--layer", "dns"}, `unknown layer "dns"`},
 		{[]string{"check", "-c", cfg, "--layer", "app"}, "--layer app: that layer is not enabled"},
 		{[]string{"check", "-c", cfg, "extra"}, `unexpected argument "extra"`},

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"errors"
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
@@ -84,7 +85,7 @@ func checkJUnitSchema(t *testing.T, doc []byte) {
 	dec := xml.NewDecoder(bytes.NewReader(doc))
 	for {
 		tok, err := dec.Token()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return
 		}
 		if err != nil {
