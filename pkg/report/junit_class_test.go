@@ -1,10 +1,10 @@
 package report
 
 import (
-	"errors"
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"io"
 	"slices"
 	"strings"
