@@ -3,15 +3,18 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	gocmp "github.com/google/go-cmp/cmp"
 
 	"github.com/driftd/driftd/internal/testenv"
 )
@@ -147,6 +150,24 @@ func (w *prWorld) handEdits() {
 	}
 }
 
+// pullRequest commits the pull request on a branch: a changed
+// (introduced), c written as it is live (resolved), d changed (collision),
+// b untouched (already drifted); in the stack, when infra is set, a and d
+// changed and r put back to what is live. It also changes driftd.yaml.
+func (w *prWorld) pullRequest(infra bool) {
+	t := w.t
+	w.git("checkout", "-q", "-b", "pr")
+	if infra {
+		write(t, filepath.Join(w.repo, "stacks/files/main.tf"), w.stack(map[string]string{"a": "a2", "b": "b1", "d": "d2", "r": "r0"}))
+	}
+	for n, v := range map[string]string{"a": "a2", "c": "c-hand", "d": "d2"} {
+		write(t, filepath.Join(w.repo, "nodes/roles/base", dropIns, n+".conf"), v+"\n")
+	}
+	write(t, filepath.Join(w.repo, "apps/cms.yaml"), configMaps(map[string]string{"a": "a2", "b": "b1", "c": "c-hand", "d": "d2"}))
+	write(t, filepath.Join(w.repo, "driftd.yaml"), strings.Replace(w.baseConfig, "binary: "+w.terraform, "binary: sh", 1))
+	w.git("commit", "-q", "-am", "pull request")
+}
+
 type jsonFinding struct {
 	Object, Change, Class, Diff string
 	Details                     map[string]any
@@ -177,6 +198,49 @@ func classesOf(r jsonReport) []string {
 	return out
 }
 
+var (
+	textClassHead = regexp.MustCompile(`^(Collision|Introduced|Already drifted|Resolved) \(\d+\):`)
+	textFinding   = regexp.MustCompile(`^(infra|node|app)/\S+: (\S+) \((\w+)\)$`)
+	mdRow         = regexp.MustCompile("^\\| ([a-z ]+) \\| (infra|node|app) \\| ` [^`]+ ` \\| ` ([^`]+) ` \\| (\\w+) \\|$")
+)
+
+// textClasses reads "layer object change class" from the text report's
+// class sections, in the order classesOf gives for JSON.
+func textClasses(text string) []string {
+	var out []string
+	class := ""
+	for _, line := range strings.Split(text, "\n") {
+		if m := textClassHead.FindStringSubmatch(line); m != nil {
+			class = strings.ReplaceAll(strings.ToLower(m[1]), " ", "_")
+		} else if m := textFinding.FindStringSubmatch(line); m != nil && class != "" {
+			out = append(out, fmt.Sprintf("%s %s %s %s", m[1], m[2], m[3], class))
+		}
+	}
+	return sortByLayer(out)
+}
+
+// markdownClasses reads the same from the Markdown report's table.
+func markdownClasses(md string) []string {
+	var out []string
+	for _, line := range strings.Split(md, "\n") {
+		if m := mdRow.FindStringSubmatch(line); m != nil {
+			out = append(out, fmt.Sprintf("%s %s %s %s", m[2], m[3], m[4], strings.ReplaceAll(m[1], " ", "_")))
+		}
+	}
+	return sortByLayer(out)
+}
+
+// sortByLayer orders lines as reports order findings: by layer (infra,
+// node, app), then by object and change.
+func sortByLayer(lines []string) []string {
+	rank := map[string]int{"infra": 0, "node": 1, "app": 2}
+	slices.SortStableFunc(lines, func(a, b string) int {
+		fa, fb := strings.Fields(a), strings.Fields(b)
+		return cmp.Or(rank[fa[0]]-rank[fb[0]], strings.Compare(fa[1], fb[1]), strings.Compare(fa[2], fb[2]))
+	})
+	return lines
+}
+
 func parseReport(t *testing.T, out string) jsonReport {
 	t.Helper()
 	var r jsonReport
@@ -194,19 +258,11 @@ func parseReport(t *testing.T, out string) jsonReport {
 func TestCheckPullRequestClasses(t *testing.T) {
 	w := newPRWorld(t)
 	w.handEdits()
-	w.git("checkout", "-q", "-b", "pr")
-	// The pull request: a changed (introduced), c written as it is live
-	// (resolved), d changed (collision), b untouched (already drifted);
-	// in the stack, r put back to what is live (resolved).
-	write(t, filepath.Join(w.repo, "stacks/files/main.tf"), w.stack(map[string]string{"a": "a2", "b": "b1", "d": "d2", "r": "r0"}))
-	for n, v := range map[string]string{"a": "a2", "c": "c-hand", "d": "d2"} {
-		write(t, filepath.Join(w.repo, "nodes/roles/base", dropIns, n+".conf"), v+"\n")
-	}
-	write(t, filepath.Join(w.repo, "apps/cms.yaml"), configMaps(map[string]string{"a": "a2", "b": "b1", "c": "c-hand", "d": "d2"}))
-	write(t, filepath.Join(w.repo, "driftd.yaml"), strings.Replace(w.baseConfig, "binary: "+w.terraform, "binary: sh", 1))
-	w.git("commit", "-q", "-am", "pull request")
+	w.pullRequest(true)
 
-	code, out := checkRun(t, "--repo", w.repo, "--base", "main", "--allow-pr-code", "infra", "-o", "json")
+	outDir := t.TempDir()
+	textFile, mdFile := filepath.Join(outDir, "report.txt"), filepath.Join(outDir, "comment.md")
+	code, out := checkRun(t, "--repo", w.repo, "--base", "main", "--allow-pr-code", "infra", "-o", "json", "-o", "text="+textFile, "-o", "markdown="+mdFile)
 	if code != 2 {
 		t.Fatalf("exit %d, want 2:\n%s", code, out)
 	}
@@ -229,8 +285,16 @@ func TestCheckPullRequestClasses(t *testing.T) {
 		"app core/ConfigMap/prs/c changed resolved",
 		"app core/ConfigMap/prs/d changed collision",
 	}
-	if diff := cmp.Diff(want, classesOf(r)); diff != "" {
+	if diff := gocmp.Diff(want, classesOf(r)); diff != "" {
 		t.Errorf("classes (-want +got):\n%s\n%s", diff, out)
+	}
+	// Text and Markdown put each finding under the same class.
+	text, md := readString(t, textFile), readString(t, mdFile)
+	if diff := gocmp.Diff(want, textClasses(text)); diff != "" {
+		t.Errorf("text classes (-want +got):\n%s\n%s", diff, text)
+	}
+	if diff := gocmp.Diff(want, markdownClasses(md)); diff != "" {
+		t.Errorf("markdown classes (-want +got):\n%s\n%s", diff, md)
 	}
 	if r.Base == nil || r.Base.Ref != "main" || len(r.Base.Revision) != 40 {
 		t.Errorf("base = %+v", r.Base)

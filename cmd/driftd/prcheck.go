@@ -60,7 +60,13 @@ func (p prRun) run(ctx context.Context, stderr io.Writer) (drift.Report, error) 
 	if err != nil {
 		return drift.Report{}, err
 	}
-	if err := prcheck.Outside(cfg.LocalFiles(), p.repo); err != nil {
+	files := cfg.LocalFiles()
+	for i, k := range filepath.SplitList(os.Getenv("KUBECONFIG")) {
+		if k != "" && cfg.Layers.App != nil && cfg.Layers.App.Kubeconfig == "" {
+			files[fmt.Sprintf("$KUBECONFIG[%d]", i)] = k
+		}
+	}
+	if err := prcheck.Outside(files, p.repo); err != nil {
 		return drift.Report{}, fmt.Errorf("the base's config: %w", err)
 	}
 	var configChange *drift.Finding
