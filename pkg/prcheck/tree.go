@@ -31,7 +31,8 @@ func Extract(ctx context.Context, repoDir, ref, dst string) (string, error) {
 	}
 	hash, err := repo.ResolveRevision(plumbing.Revision(ref))
 	if err != nil {
-		return "", fmt.Errorf("--base %s: %w (in a shallow CI checkout, fetch the base first: git fetch --depth=1 origin %s)", ref, err, ref)
+		branch := strings.TrimPrefix(ref, "origin/")
+		return "", fmt.Errorf("--base %s: %w (a CI checkout often holds only the pull request: fetch the base first, git fetch --depth=1 origin +refs/heads/%s:refs/remotes/origin/%s)", ref, err, branch, branch)
 	}
 	commit, err := repo.CommitObject(*hash)
 	if err != nil {
