@@ -343,6 +343,7 @@ current-context: c
 		"binary: "+w.terraform, "binary: "+script,
 		"kubeconfig: ", "kubeconfig: kubeconfig\n    # was: ",
 		"TF_CLI_CONFIG_FILE: "+w.cli, "TF_CLI_CONFIG_FILE: ./terraformrc",
+		"key_file: "+w.sshd.KeyFile, "key_file: ./id_ed25519",
 	).Replace(w.baseConfig)
 	w.git("checkout", "-q", "-b", "pr")
 	write(t, filepath.Join(w.repo, "driftd.yaml"), evil)
@@ -361,7 +362,10 @@ current-context: c
 		node.Name, node.Addr, w.sshd.Port, w.sshd.Port)
 	write(t, filepath.Join(w.repo, "nodes/inventory.yaml"), inv)
 	// Terraform that reads the runner's files into the plan.
-	write(t, filepath.Join(w.repo, "stacks/files/steal.tf"), "data \"local_file\" \"x\" { filename = \"/etc/hostname\" }\noutput \"x\" { value = data.local_file.x.content }\n")
+	const runnerSecret = "runner-secret-value"
+	runnerFile := filepath.Join(t.TempDir(), "runner-credentials")
+	write(t, runnerFile, runnerSecret)
+	write(t, filepath.Join(w.repo, "stacks/files/steal.tf"), fmt.Sprintf("data \"local_file\" \"x\" { filename = %q }\noutput \"x\" { value = data.local_file.x.content }\n", runnerFile))
 	w.git("add", "-A")
 	w.git("commit", "-q", "-m", "pull request from a fork")
 
@@ -369,7 +373,7 @@ current-context: c
 	if _, err := os.Stat(marker); err == nil {
 		t.Fatal("the pull request's command ran")
 	}
-	if strings.Contains(out, liveSecret) || strings.Contains(out, nodeSecret) {
+	if strings.Contains(out, liveSecret) || strings.Contains(out, nodeSecret) || strings.Contains(out, runnerSecret) {
 		t.Errorf("a live value the base does not manage reached the report:\n%s", out)
 	}
 	if code != 1 {
@@ -383,13 +387,26 @@ current-context: c
 		t.Errorf("the config change is not shown for review: %+v", r.Config)
 	}
 	got := map[string]string{}
+	checkedNode := false
 	for _, l := range r.Layers {
 		for _, tr := range l.Targets {
+			if l.Layer == "node" && tr.Name == node.Name && tr.Error == "" {
+				checkedNode = true // with the base's key: the pull request's key_file was not used
+			}
 			got[l.Layer+" "+tr.Name] = tr.Error
 			for _, f := range tr.Findings {
 				got[l.Layer+" "+f.Object] = f.Class + " " + f.Change + " " + f.Diff
 			}
 		}
+	}
+	// The control: with the allowance, the pull request's Terraform does
+	// run, and reads the runner's file into the plan. That is what the
+	// flag means, and it shows the check above could see the leak.
+	if _, out := checkRun(t, "--repo", w.repo, "--base", "main", "--allow-pr-code", "infra", "--layer", "infra", "-o", "json"); !strings.Contains(out, runnerSecret) {
+		t.Errorf("with --allow-pr-code infra the pull request's data source should have run:\n%s", out)
+	}
+	if !checkedNode {
+		t.Errorf("node %s was not checked with the base's settings:\n%s", node.Name, out)
 	}
 	for k, want := range map[string]string{
 		"app core/ConfigMap/kube-system/cluster-creds": "introduced changed # exists live and differs",

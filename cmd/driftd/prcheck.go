@@ -123,7 +123,11 @@ func (p prRun) run(ctx context.Context, stderr io.Writer) (drift.Report, error) 
 	if infraResult != nil {
 		headRep.Layers = append(headRep.Layers, *infraResult)
 	}
-	rep := prcheck.Classify(baseRep, headRep)
+	var trusted []drift.LayerName
+	for _, l := range p.allowCode {
+		trusted = append(trusted, drift.LayerName(l))
+	}
+	rep := prcheck.Classify(baseRep, headRep, trusted...)
 	rep.Base = &drift.Base{Ref: p.base, Revision: rev}
 	rep.Config = configChange
 	rep.StartedAt = baseRep.StartedAt

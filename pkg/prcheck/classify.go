@@ -3,6 +3,7 @@ package prcheck
 import (
 	"fmt"
 	"maps"
+	"slices"
 
 	"github.com/driftd/driftd/pkg/drift"
 )
@@ -30,8 +31,11 @@ type key struct {
 // live values would be news to whoever wrote the pull request. That holds
 // for an object the base reported as unmanaged too, because such findings
 // may show only a hash. A redacted finding keeps its change (exists live
-// and differs, or missing).
-func Classify(base, head drift.Report) drift.Report {
+// and differs, or missing). Layers in trusted are not redacted: the job
+// allowed them to run the pull request's code, which could send anything
+// anywhere, so hiding its output would protect nothing and hide the plan
+// from the reviewer.
+func Classify(base, head drift.Report, trusted ...drift.LayerName) drift.Report {
 	known := map[key]bool{}
 	baseFind := map[key][]drift.Finding{}
 	baseTargets := map[key]drift.TargetResult{}
@@ -67,13 +71,13 @@ func Classify(base, head drift.Report) drift.Report {
 				if f.Class == drift.ClassCollision {
 					f.Details = withChangedBy(f.Details, baseFind[k])
 				}
-				if !known[k] {
+				if !known[k] && !slices.Contains(trusted, l.Layer) {
 					f = redact(f)
 				}
 				nt.Findings = append(nt.Findings, f)
 			}
 			for _, f := range t.Ignored {
-				if !known[key{l.Layer, t.Name, f.Object}] {
+				if !known[key{l.Layer, t.Name, f.Object}] && !slices.Contains(trusted, l.Layer) {
 					f = redact(f)
 				}
 				nt.Ignored = append(nt.Ignored, f)
@@ -152,6 +156,8 @@ func withChangedBy(details map[string]any, base []drift.Finding) map[string]any 
 func redact(f drift.Finding) drift.Finding {
 	what := "exists live and differs from the pull request"
 	switch f.Change {
+	case drift.ChangePending:
+		what = "the pull request changes this (the plan may hold live values and what its code read)"
 	case drift.ChangeMissing:
 		what = "does not exist live"
 	case drift.ChangeUnmanaged:

@@ -96,6 +96,12 @@ func TestClassifyRedactsWhatTheBaseDoesNotManage(t *testing.T) {
 	if diff := cmp.Diff([]string{"core/ConfigMap/apps/web"}, shown); diff != "" {
 		t.Errorf("findings showing live values (-want +got):\n%s", diff)
 	}
+	// A layer whose pull-request code the job allowed to run is trusted:
+	// nothing of it is hidden.
+	got = Classify(base, head, drift.LayerApp)
+	if f := got.Layers[0].Targets[0].Findings[0]; f.Object != "core/ConfigMap/apps/new" || !strings.Contains(f.Diff, secret) {
+		t.Errorf("trusted layer: %+v, want the live values shown", f)
+	}
 }
 
 func mapValues(m map[string]any) []string {
