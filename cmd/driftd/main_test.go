@@ -103,3 +103,28 @@ func TestVersion(t *testing.T) {
 		t.Errorf("exit %d out %q", code, out)
 	}
 }
+
+// With --repo nothing is cloned, so repo.url is not required; without it,
+// it still is.
+func TestCheckRepoNeedsNoURL(t *testing.T) {
+	repo, host := t.TempDir(), t.TempDir()
+	for p, c := range map[string]string{
+		filepath.Join(repo, "nodes/inventory.yaml"):                           "nodes: [{name: n1, address: 127.0.0.1, roles: [base]}]\n",
+		filepath.Join(repo, "nodes/roles/base/etc/systemd/system/a.d/x.conf"): "a\n",
+		filepath.Join(host, "etc/systemd/system/a.d/x.conf"):                  "a\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := writeConfig(t, "cache_dir: "+filepath.Join(t.TempDir(), "cache")+"\nlayers:\n  node:\n    transport: local\n    local_root: "+host+"\n    local_node: n1\n")
+	if code, out, errOut := runCLI(t, "check", "-c", cfg, "--repo", repo); code != 0 {
+		t.Errorf("--repo without repo.url: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, "check", "-c", cfg); code != 1 || !strings.Contains(errOut, "repo.url: required") {
+		t.Errorf("without --repo: exit %d, stderr %q; want repo.url required", code, errOut)
+	}
+}
