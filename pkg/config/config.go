@@ -112,10 +112,40 @@ type (
 // IgnoreRule is an ignore rule; see ignore.Rule.
 type IgnoreRule = ignore.Rule
 
-// Apply configures apply mode. It never runs unless asked.
+// Apply configures apply mode. It never runs unless asked. Layer-specific
+// settings (conflicts, reloads, replaces) live in each layer's section,
+// under apply.
 type Apply struct {
 	// Enabled allows `driftd apply`. It defaults to false.
 	Enabled bool `yaml:"enabled"`
+	// Targets lists, per layer, the targets apply may change: names or
+	// globs (path.Match: "shop", "node-*"). A layer without an entry is
+	// never applied; nothing is allowed by default.
+	Targets map[string][]string `yaml:"targets"`
+	// MaxChanges bounds the objects one run may change; above it, the run
+	// applies nothing and says so. It defaults to 20.
+	MaxChanges int `yaml:"max_changes"`
+	// MaxDeletions bounds the objects one run may delete (pruning); above
+	// it, the run applies nothing. It defaults to 0.
+	MaxDeletions int `yaml:"max_deletions"`
+	// Prune allows deleting what Git does not declare (unmanaged objects
+	// and files), within each layer's scope. It defaults to false.
+	Prune bool `yaml:"prune"`
+	// FlapBreaker stops applying an object that drifts again Count times
+	// within Within of being restored: something keeps changing it.
+	FlapBreaker FlapBreaker `yaml:"flap_breaker"`
+	// InServe applies after each check of `driftd serve` (by the leader
+	// only). It defaults to false: `driftd apply` is then the only way.
+	InServe bool `yaml:"in_serve"`
+}
+
+// FlapBreaker configures the flap breaker of apply mode.
+type FlapBreaker struct {
+	// Count is how many restores of one object within Within trip the
+	// breaker. It defaults to 3.
+	Count int `yaml:"count"`
+	// Within defaults to 1h.
+	Within Duration `yaml:"within"`
 }
 
 // Serve configures the daemon.

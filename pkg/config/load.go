@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/driftd/driftd/pkg/drift"
 	"github.com/driftd/driftd/pkg/yamlconf"
 )
 
@@ -108,6 +110,13 @@ func (c *Config) setDefaults() {
 	le.LeaseDuration = le.LeaseDuration.Or(15 * time.Second)
 	le.RenewDeadline = le.RenewDeadline.Or(10 * time.Second)
 	le.RetryPeriod = le.RetryPeriod.Or(2 * time.Second)
+	if c.Apply.MaxChanges == 0 {
+		c.Apply.MaxChanges = 20
+	}
+	if c.Apply.FlapBreaker.Count == 0 {
+		c.Apply.FlapBreaker.Count = 3
+	}
+	c.Apply.FlapBreaker.Within = c.Apply.FlapBreaker.Within.Or(time.Hour)
 	if in := c.Layers.Infra; in != nil {
 		in.Defaults()
 	}
@@ -150,6 +159,19 @@ func (c *Config) validate(checkout bool) []yamlconf.FieldError {
 	}
 	if a := c.Layers.App; a != nil {
 		errs = append(errs, yamlconf.Under([]string{"layers", "app"}, a.Validate())...)
+	}
+	for layer, pats := range c.Apply.Targets {
+		if !drift.LayerName(layer).Known() {
+			add(fmt.Sprintf("unknown layer %q: use %s", layer, drift.LayerNames()), "apply", "targets", layer)
+		}
+		for i, p := range pats {
+			if _, err := path.Match(p, ""); err != nil || p == "" {
+				add(fmt.Sprintf("%q is not a name or glob", p), "apply", "targets", layer, strconv.Itoa(i))
+			}
+		}
+	}
+	if c.Apply.MaxChanges < 0 || c.Apply.MaxDeletions < 0 {
+		add("must not be negative", "apply", "max_changes")
 	}
 	for i, r := range c.Ignore {
 		errs = append(errs, yamlconf.Under([]string{"ignore", strconv.Itoa(i)}, r.Validate())...)

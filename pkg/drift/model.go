@@ -97,6 +97,10 @@ type TargetResult struct {
 	// base revision uses it to tell what the base already manages; it is
 	// not reported.
 	Managed []string `json:"-"`
+	// Private is the layer's own record of what the check saw, for apply
+	// mode to verify that nothing changed since (resourceVersions, content
+	// hashes, a saved plan). It is never reported.
+	Private any `json:"-"`
 }
 
 // Fail returns a result for a target that could not be checked.

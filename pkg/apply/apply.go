@@ -1,0 +1,221 @@
+// Package apply is driftd's apply mode: it brings drifted objects back to
+// what Git says, only where the config allows it, only the drift, and
+// within rails (caps on changes and deletions, a flap breaker, one target
+// at a time, stop at the first failure). It acts on the findings of a check
+// it has just made, and layers verify that each object is still as that
+// check saw it.
+package apply
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"slices"
+	"time"
+
+	"github.com/driftd/driftd/pkg/config"
+	"github.com/driftd/driftd/pkg/drift"
+)
+
+// The reasons an action is skipped or blocked, also the reason label of
+// driftd_apply_blocked_total.
+const (
+	ReasonNotAllowed   = "not_allowed"
+	ReasonPending      = "pending"
+	ReasonUnchecked    = "unchecked"
+	ReasonPruneOff     = "prune_off"
+	ReasonMaxChanges   = "max_changes"
+	ReasonMaxDeletions = "max_deletions"
+	ReasonFlapping     = "flapping"
+	ReasonEarlierFail  = "earlier_failure"
+	ReasonIgnored      = "ignored"
+)
+
+// Options configure one apply run.
+type Options struct {
+	// Config is the apply section of driftd.yaml.
+	Config config.Apply
+	// DryRun asks every layer for its actions without taking them.
+	DryRun bool
+	// Layers are the layers that can apply, by name.
+	Layers map[drift.LayerName]drift.Applier
+	// Breaker remembers restores across runs for the flap breaker; nil
+	// disables it.
+	Breaker *Breaker
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Result is the outcome of one apply run.
+type Result struct {
+	// Revision is the revision whose findings were applied.
+	Revision string `json:"revision"`
+	// DryRun is set when nothing was changed on purpose.
+	DryRun bool `json:"dry_run"`
+	// Actions lists every drifted object and what became of it, in report
+	// order.
+	Actions []drift.ActionResult `json:"actions"`
+	// Blocked names the rail that stopped the whole run, if one did.
+	Blocked string `json:"blocked,omitempty"`
+}
+
+// Count returns how many actions ended with result r.
+func (r Result) Count(result string) int {
+	n := 0
+	for _, a := range r.Actions {
+		if a.Result == result {
+			n++
+		}
+	}
+	return n
+}
+
+// planned is one target's findings that apply may act on.
+type planned struct {
+	layer  drift.LayerName
+	target drift.TargetResult
+	todo   []drift.Finding
+}
+
+// Run plans and applies the drift of rep, a check of snap.
+func Run(ctx context.Context, rep drift.Report, snap drift.Snapshot, o Options) Result {
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	res := Result{Revision: rep.Revision, DryRun: o.DryRun}
+	skip := func(l drift.LayerName, t string, f drift.Finding, result, reason string) {
+		res.Actions = append(res.Actions, drift.ActionResult{Layer: l, Target: t, Object: f.Object, Action: action(f), Result: result, Reason: reason, Diff: f.Diff})
+	}
+
+	var plan []planned
+	changes, deletions := 0, 0
+	for _, l := range rep.Layers {
+		for _, t := range l.Targets {
+			if len(t.Findings) == 0 {
+				continue
+			}
+			switch {
+			case !allowed(o.Config.Targets[string(l.Layer)], t.Name):
+				for _, f := range t.Findings {
+					skip(l.Layer, t.Name, f, drift.ResultSkipped, ReasonNotAllowed+": the target is not in apply.targets."+string(l.Layer))
+				}
+				continue
+			case o.Layers[l.Layer] == nil:
+				for _, f := range t.Findings {
+					skip(l.Layer, t.Name, f, drift.ResultSkipped, ReasonNotAllowed+": the "+string(l.Layer)+" layer cannot apply")
+				}
+				continue
+			case t.Status == drift.StatusUnknown:
+				for _, f := range t.Findings {
+					skip(l.Layer, t.Name, f, drift.ResultSkipped, ReasonUnchecked+": the target could not be checked completely: "+t.Error)
+				}
+				continue
+			case slices.ContainsFunc(t.Findings, func(f drift.Finding) bool { return f.Change == drift.ChangePending }):
+				for _, f := range t.Findings {
+					skip(l.Layer, t.Name, f, drift.ResultSkipped, ReasonPending+": the target has changes merged in Git and never applied; they belong to the deployment path, not to apply")
+				}
+				continue
+			}
+			p := planned{layer: l.Layer, target: t}
+			for _, f := range t.Findings {
+				switch {
+				case f.Change == drift.ChangeUnmanaged && !o.Config.Prune:
+					skip(l.Layer, t.Name, f, drift.ResultSkipped, ReasonPruneOff+": deleting what Git does not declare needs apply.prune")
+				case o.Breaker.Tripped(key(l.Layer, t.Name, f.Object), now(), o.Config.FlapBreaker) != "":
+					skip(l.Layer, t.Name, f, drift.ResultBlocked, ReasonFlapping+": "+o.Breaker.Tripped(key(l.Layer, t.Name, f.Object), now(), o.Config.FlapBreaker))
+				default:
+					p.todo = append(p.todo, f)
+					changes++
+					if f.Change == drift.ChangeUnmanaged {
+						deletions++
+					}
+				}
+			}
+			if len(p.todo) > 0 {
+				plan = append(plan, p)
+			}
+		}
+	}
+
+	block := ""
+	switch {
+	case changes > o.Config.MaxChanges:
+		block = fmt.Sprintf("%s: %d changes exceed apply.max_changes (%d); nothing was applied", ReasonMaxChanges, changes, o.Config.MaxChanges)
+	case deletions > o.Config.MaxDeletions:
+		block = fmt.Sprintf("%s: %d deletions exceed apply.max_deletions (%d); nothing was applied", ReasonMaxDeletions, deletions, o.Config.MaxDeletions)
+	}
+	if block != "" {
+		res.Blocked = block
+		for _, p := range plan {
+			for _, f := range p.todo {
+				skip(p.layer, p.target.Name, f, drift.ResultBlocked, block)
+			}
+		}
+		return res
+	}
+
+	failed := false
+	for _, p := range plan {
+		if failed || ctx.Err() != nil {
+			reason := ReasonEarlierFail + ": an earlier action failed; apply stops at the first failure"
+			if !failed {
+				reason = ReasonEarlierFail + ": " + ctx.Err().Error()
+			}
+			for _, f := range p.todo {
+				skip(p.layer, p.target.Name, f, drift.ResultBlocked, reason)
+			}
+			continue
+		}
+		out := o.Layers[p.layer].Apply(ctx, snap, p.target, drift.ApplyRequest{Findings: p.todo, DryRun: o.DryRun})
+		byObject := map[string]drift.Finding{}
+		for _, f := range p.todo {
+			byObject[f.Object] = f
+		}
+		for _, a := range out {
+			a.Layer, a.Target = p.layer, p.target.Name
+			if a.Result == drift.ResultFailed {
+				failed = true
+			}
+			if a.Result == drift.ResultApplied {
+				o.Breaker.Record(key(p.layer, p.target.Name, a.Object), now(), changedBy(byObject[a.Object]))
+			}
+			res.Actions = append(res.Actions, a)
+		}
+	}
+	return res
+}
+
+// allowed reports whether target matches one of the patterns.
+func allowed(patterns []string, target string) bool {
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, target); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// action names what apply does about a finding.
+func action(f drift.Finding) string {
+	switch f.Change {
+	case drift.ChangeMissing:
+		return "create"
+	case drift.ChangeUnmanaged:
+		return "delete"
+	default:
+		return "restore"
+	}
+}
+
+func key(l drift.LayerName, target, object string) string {
+	return string(l) + "\x00" + target + "\x00" + object
+}
+
+// changedBy names who changed the object live, where the layer knows it.
+func changedBy(f drift.Finding) string {
+	if v, ok := f.Details["changed_by"]; ok {
+		return fmt.Sprint(v)
+	}
+	return ""
+}

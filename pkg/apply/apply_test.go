@@ -1,0 +1,144 @@
+package apply
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/driftd/driftd/pkg/config"
+	"github.com/driftd/driftd/pkg/drift"
+)
+
+// fakeApplier records what it was asked to apply and fails on objects
+// named in fail.
+type fakeApplier struct {
+	calls []string
+	fail  map[string]bool
+}
+
+func (a *fakeApplier) Apply(_ context.Context, _ drift.Snapshot, t drift.TargetResult, req drift.ApplyRequest) []drift.ActionResult {
+	var out []drift.ActionResult
+	for _, f := range req.Findings {
+		a.calls = append(a.calls, t.Name+" "+f.Object)
+		r := drift.ActionResult{Object: f.Object, Action: action(f), Result: drift.ResultApplied}
+		if req.DryRun {
+			r.Result = drift.ResultWouldApply
+		}
+		if a.fail[f.Object] {
+			r.Result, r.Reason = drift.ResultFailed, "boom"
+			return append(out, r)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func target(name string, findings ...drift.Finding) drift.TargetResult {
+	t := drift.TargetResult{Name: name, Findings: findings}
+	t.Normalize()
+	return t
+}
+
+func report(targets ...drift.TargetResult) drift.Report {
+	return drift.Report{Revision: "abc", Layers: []drift.LayerResult{{Layer: drift.LayerApp, Targets: targets}}}
+}
+
+func cfg() config.Apply {
+	return config.Apply{Enabled: true, Targets: map[string][]string{"app": {"shop", "pay*"}}, MaxChanges: 20,
+		FlapBreaker: config.FlapBreaker{Count: 2, Within: config.Duration(time.Hour)}}
+}
+
+func results(r Result) map[string]string {
+	out := map[string]string{}
+	for _, a := range r.Actions {
+		out[a.Target+" "+a.Object] = a.Result + " " + strings.SplitN(a.Reason, ":", 2)[0]
+	}
+	return out
+}
+
+func TestRunOnlyWhereAllowedAndOnlyDrift(t *testing.T) {
+	fa := &fakeApplier{}
+	rep := report(
+		target("shop", drift.Finding{Object: "cm/a", Change: drift.ChangeChanged}, drift.Finding{Object: "cm/x", Change: drift.ChangeUnmanaged}),
+		target("payments", drift.Finding{Object: "cm/b", Change: drift.ChangeMissing}),
+		target("kube-system", drift.Finding{Object: "cm/c", Change: drift.ChangeChanged}),
+		target("pay-pending", drift.Finding{Object: "cm/d", Change: drift.ChangeChanged}, drift.Finding{Object: "cm/e", Change: drift.ChangePending}),
+	)
+	res := Run(t.Context(), rep, drift.Snapshot{}, Options{Config: cfg(), Layers: map[drift.LayerName]drift.Applier{drift.LayerApp: fa}})
+	want := map[string]string{
+		"shop cm/a":        "applied ",
+		"shop cm/x":        "skipped " + ReasonPruneOff,
+		"payments cm/b":    "applied ",
+		"kube-system cm/c": "skipped " + ReasonNotAllowed,
+		"pay-pending cm/d": "skipped " + ReasonPending,
+		"pay-pending cm/e": "skipped " + ReasonPending,
+	}
+	got := results(res)
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %q, want %q", k, got[k], v)
+		}
+	}
+	if len(fa.calls) != 2 {
+		t.Errorf("the layer was asked for %v, want only shop cm/a and payments cm/b", fa.calls)
+	}
+}
+
+func TestRunCapsApplyNothing(t *testing.T) {
+	c := cfg()
+	c.MaxChanges = 1
+	fa := &fakeApplier{}
+	rep := report(target("shop", drift.Finding{Object: "a", Change: drift.ChangeChanged}, drift.Finding{Object: "b", Change: drift.ChangeChanged}))
+	res := Run(t.Context(), rep, drift.Snapshot{}, Options{Config: c, Layers: map[drift.LayerName]drift.Applier{drift.LayerApp: fa}})
+	if len(fa.calls) != 0 || !strings.HasPrefix(res.Blocked, ReasonMaxChanges) || res.Count(drift.ResultBlocked) != 2 {
+		t.Errorf("over max_changes: calls %v, blocked %q, %v", fa.calls, res.Blocked, results(res))
+	}
+	c = cfg()
+	c.Prune = true
+	rep = report(target("shop", drift.Finding{Object: "x", Change: drift.ChangeUnmanaged}))
+	res = Run(t.Context(), rep, drift.Snapshot{}, Options{Config: c, Layers: map[drift.LayerName]drift.Applier{drift.LayerApp: fa}})
+	if len(fa.calls) != 0 || !strings.HasPrefix(res.Blocked, ReasonMaxDeletions) {
+		t.Errorf("over max_deletions (0): calls %v, blocked %q", fa.calls, res.Blocked)
+	}
+}
+
+func TestRunStopsAtFirstFailure(t *testing.T) {
+	fa := &fakeApplier{fail: map[string]bool{"a": true}}
+	rep := report(target("pay", drift.Finding{Object: "a", Change: drift.ChangeChanged}), target("shop", drift.Finding{Object: "b", Change: drift.ChangeChanged}))
+	res := Run(t.Context(), rep, drift.Snapshot{}, Options{Config: cfg(), Layers: map[drift.LayerName]drift.Applier{drift.LayerApp: fa}})
+	got := results(res)
+	if got["pay a"] != "failed boom" || got["shop b"] != "blocked "+ReasonEarlierFail || len(fa.calls) != 1 {
+		t.Errorf("after a failure: %v, calls %v", got, fa.calls)
+	}
+}
+
+// The flap breaker trips when the same object keeps drifting after being
+// restored, remembers across runs (a file), and names who keeps changing it.
+func TestFlapBreaker(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "flap.json")
+	now := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	run := func() Result {
+		b, err := NewBreaker(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep := report(target("shop", drift.Finding{Object: "deploy/web", Change: drift.ChangeChanged, Details: map[string]any{"changed_by": "hpa-fighter at 10:00"}}))
+		now = now.Add(10 * time.Minute)
+		return Run(t.Context(), rep, drift.Snapshot{}, Options{Config: cfg(), Layers: map[drift.LayerName]drift.Applier{drift.LayerApp: &fakeApplier{}}, Breaker: b, Now: func() time.Time { return now }})
+	}
+	for i := range 2 {
+		if r := run(); r.Count(drift.ResultApplied) != 1 {
+			t.Fatalf("run %d: %v", i, results(r))
+		}
+	}
+	r := run()
+	if r.Count(drift.ResultBlocked) != 1 || !strings.Contains(r.Actions[0].Reason, "hpa-fighter") {
+		t.Errorf("third drift within the hour: %+v, want blocked naming hpa-fighter", r.Actions)
+	}
+	now = now.Add(2 * time.Hour)
+	if r := run(); r.Count(drift.ResultApplied) != 1 {
+		t.Errorf("after the window: %v, want applied again", results(r))
+	}
+}
