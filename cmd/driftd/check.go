@@ -75,7 +75,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Minute, "give up on the whole check after this long")
 	fs.StringVar(&f.base, "base", "", "check the --repo checkout as a pull request against the base revision `REF` (origin/main)")
 	fs.StringVar(&f.failOn, "fail-on", string(drift.FailOnAny), "which findings exit 2: "+drift.FailOnNames())
-	fs.Var(&f.allowCode, "allow-pr-code", "with --base, also run these layers' code from the pull request (infra: terraform plan runs providers and data sources); only for trusted pull requests")
+	fs.Var(&f.allowCode, "allow-pr-code", "with --base, also run these layers' code from the pull request (infra: terraform plans it, running providers and data sources; app: kustomize fetches its remote resources) and show their findings unredacted; only for trusted pull requests")
 	if code, done := parseFlags(fs, args, stdout); done {
 		return code
 	}
@@ -115,17 +115,43 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	default:
 		rep, err = f.checkOnce(ctx, fs, stderr)
 	}
+	opts := report.Options{Text: report.TextOptions{Color: !f.noColor && isTerminal(stdout), ShowIgnored: f.showIgnored}}
 	if err != nil {
 		fmt.Fprintf(stderr, "driftd check: %v\n", err)
+		// The requested files are still written, saying the check could
+		// not run: a CI step that posts them after a failure must never
+		// post an older file, or one the pull request put in their place.
+		if werr := report.WriteOutputs(io.Discard, files(outs), failedReport(err), opts); werr != nil {
+			fmt.Fprintf(stderr, "driftd check: %v\n", werr)
+		}
 		return 1
 	}
 
-	err = report.WriteOutputs(stdout, outs, rep, report.Options{Text: report.TextOptions{Color: !f.noColor && isTerminal(stdout), ShowIgnored: f.showIgnored}})
+	err = report.WriteOutputs(stdout, outs, rep, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "driftd check: %v\n", err)
 		return 1
 	}
 	return rep.ExitCode(failOn)
+}
+
+// files keeps the outputs that go to files.
+func files(outs []report.Output) []report.Output {
+	var keep []report.Output
+	for _, o := range outs {
+		if o.Path != "" {
+			keep = append(keep, o)
+		}
+	}
+	return keep
+}
+
+// failedReport is the report of a check that could not run at all.
+func failedReport(err error) drift.Report {
+	rep := drift.Report{StartedAt: time.Now().UTC(), Source: drift.SourceStatus{Error: err.Error()},
+		Notices: []string{"driftd check could not run: " + err.Error()}}
+	rep.Normalize()
+	return rep
 }
 
 // checkOnce is a check of one revision: the --repo checkout, or the

@@ -115,13 +115,20 @@ func TestCIExamples(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			// A fresh CI checkout of the pull request: no base yet.
 			checkout := filepath.Join(t.TempDir(), "checkout")
+			// Where the example writes its reports: $RUNNER_TEMP on
+			// GitHub, the checkout on GitLab.
+			outDir := checkout
+			runnerTemp := t.TempDir()
+			if name == "github" {
+				outDir = runnerTemp
+			}
 			w.git("clone", "-q", "--depth=1", "--branch", "pr", "file://"+origin, checkout)
 			var code int
 			var log string
 			for _, s := range steps {
 				cmd := exec.Command("bash", "-euo", "pipefail", "-c", s.script)
 				cmd.Dir = checkout
-				cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+				cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "RUNNER_TEMP="+runnerTemp)
 				for k, v := range s.env {
 					cmd.Env = append(cmd.Env, k+"="+v)
 				}
@@ -139,9 +146,9 @@ func TestCIExamples(t *testing.T) {
 			if code != 2 || !strings.Contains(log, "Collision (2)") {
 				t.Errorf("driftd check: exit %d, want 2 (--fail-on collision) and the collisions in the log:\n%s", code, log)
 			}
-			checkSARIF(t, checkout, filepath.Join(checkout, "driftd.sarif"))
-			checkJUnit(t, filepath.Join(checkout, "driftd-junit.xml"))
-			md := readString(t, filepath.Join(checkout, "driftd.md"))
+			checkSARIF(t, checkout, filepath.Join(outDir, "driftd.sarif"))
+			checkJUnit(t, filepath.Join(outDir, "driftd-junit.xml"))
+			md := readString(t, filepath.Join(outDir, "driftd.md"))
 			if !strings.HasPrefix(md, "<!-- driftd-report -->") || len(md) >= 65000 || !strings.Contains(md, "| collision | app |") {
 				t.Errorf("comment: %d bytes, want the marker first, under 65,000 and the collisions:\n%s", len(md), md)
 			}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,10 +18,11 @@ import (
 	"github.com/driftd/driftd/pkg/source"
 )
 
-// codeLayers are the layers that run code from the repository when they
-// check it: a Terraform plan runs providers, data sources and external
-// programs that the configuration names.
-func codeLayers() []string { return []string{string(drift.LayerInfra)} }
+// codeLayers are the layers that run code from the repository, or fetch
+// what it names, when they check it: a Terraform plan runs providers, data
+// sources and external programs; the app layer with allow_remote_resources
+// fetches the URLs and git repositories kustomizations name.
+func codeLayers() []string { return []string{string(drift.LayerInfra), string(drift.LayerApp)} }
 
 // prRun is a check of a pull request's checkout against its base revision.
 type prRun struct {
@@ -51,7 +51,7 @@ func (p prRun) run(ctx context.Context, stderr io.Writer) (drift.Report, error) 
 		return drift.Report{}, err
 	}
 	defer os.RemoveAll(baseDir)
-	rev, err := prcheck.Extract(ctx, p.repo, p.base, baseDir)
+	rev, err := prcheck.Extract(ctx, p.repo, p.base, baseDir, prcheck.Limits{})
 	if err != nil {
 		return drift.Report{}, err
 	}
@@ -66,6 +66,16 @@ func (p prRun) run(ctx context.Context, stderr io.Writer) (drift.Report, error) 
 			files[fmt.Sprintf("$KUBECONFIG[%d]", i)] = k
 		}
 	}
+	if in := cfg.Layers.Infra; in != nil {
+		// What terraform gets from driftd's environment runs with the
+		// base's code too: a CLI config, a kubeconfig, an AWS config or a
+		// PATH entry in the checkout would be the pull request's.
+		for name, v := range in.PassedEnv(os.Environ()) {
+			for i, p := range pathsIn(v) {
+				files[fmt.Sprintf("$%s[%d] (passed to terraform)", name, i)] = p
+			}
+		}
+	}
 	if err := prcheck.Outside(files, p.repo); err != nil {
 		return drift.Report{}, fmt.Errorf("the base's config: %w", err)
 	}
@@ -73,7 +83,9 @@ func (p prRun) run(ctx context.Context, stderr io.Writer) (drift.Report, error) 
 	if p.config == "" {
 		head, err := prcheck.ReadHeadFile(p.repo, "driftd.yaml", int64(cfg.Repo.MaxFileSize))
 		if err != nil {
-			return drift.Report{}, err
+			// Shown, not fatal: a pull request must not be able to stop
+			// the report.
+			head = []byte(fmt.Sprintf("# the pull request's driftd.yaml could not be read: %v\n", err))
 		}
 		configChange = prcheck.ConfigFinding("driftd.yaml", baseYAML, head)
 	}
@@ -90,6 +102,13 @@ func (p prRun) run(ctx context.Context, stderr io.Writer) (drift.Report, error) 
 	// the job allows it.
 	headCfg := *cfg
 	headCfg.CacheDir = filepath.Join(cfg.CacheDir, "pull-request")
+	if a := cfg.Layers.App; a != nil && a.AllowRemoteResources && !slices.Contains(p.allowCode, string(drift.LayerApp)) {
+		// The pull request's kustomizations would make the runner fetch
+		// URLs of its choosing (internal hosts included).
+		headApp := *a
+		headApp.AllowRemoteResources = false
+		headCfg.Layers.App = &headApp
+	}
 	only := p.only
 	if len(only) == 0 {
 		for _, l := range cfg.Layers.Enabled() {
@@ -98,7 +117,7 @@ func (p prRun) run(ctx context.Context, stderr io.Writer) (drift.Report, error) 
 	}
 	var infraResult *drift.LayerResult
 	if slices.Contains(only, string(drift.LayerInfra)) && !slices.Contains(p.allowCode, string(drift.LayerInfra)) {
-		changed, err := prcheck.ChangedFiles(baseDir, p.repo, terraformInput(cfg.Layers.Infra))
+		changed, err := prcheck.ChangedFiles(baseDir, p.repo, terraformInput(cfg))
 		if err != nil {
 			return drift.Report{}, err
 		}
@@ -137,13 +156,30 @@ func (p prRun) run(ctx context.Context, stderr io.Writer) (drift.Report, error) 
 	return rep, nil
 }
 
+// pathsIn returns the parts of an environment value that may name files:
+// each element of a path list that is absolute or relative (holds a slash
+// or starts with a dot). URLs are not paths.
+func pathsIn(v string) []string {
+	if strings.Contains(v, "://") {
+		return nil
+	}
+	var out []string
+	for _, p := range filepath.SplitList(v) {
+		if filepath.IsAbs(p) || strings.HasPrefix(p, ".") || strings.ContainsRune(p, '/') {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // loadConfig loads the base's config: --config, which must lie outside the
 // checkout, or driftd.yaml from the base revision. It returns the base's
 // driftd.yaml as well, to show a pull request's change of it.
 func (p prRun) loadConfig(baseDir string) (*config.Config, []byte, error) {
-	baseYAML, err := os.ReadFile(filepath.Join(baseDir, "driftd.yaml"))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, nil, err
+	// Read as data: a link in the base tree is not followed.
+	baseYAML, err := prcheck.ReadHeadFile(baseDir, "driftd.yaml", 16<<20)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--base %s: %w", p.base, err)
 	}
 	if p.config != "" {
 		if err := prcheck.Outside(map[string]string{"--config": p.config}, p.repo); err != nil {
@@ -178,23 +214,31 @@ func baseReach(baseDir string, cfg *config.Config) map[string]string {
 	return out
 }
 
-// terraformInput selects the files whose change makes a plan of the pull
-// request run the pull request's code: anything in a stack's directory,
-// and Terraform's own files anywhere (a module can live anywhere in the
-// repository).
-func terraformInput(in *config.Infra) func(rel string) bool {
+// terraformInput selects the files whose change may change what a plan of
+// the pull request does: every file, but those that only the other layers
+// read (the app layer's paths, the node layer's inventory and roles),
+// driftd.yaml and Markdown. Terraform reads far more than .tf files: a
+// module anywhere, file() and templatefile() of any name, var files that
+// climb out of the stack, a data "external" program, what a link points
+// to, .tofu files.
+func terraformInput(cfg *config.Config) func(rel string) bool {
+	var others []string
+	if a := cfg.Layers.App; a != nil {
+		others = append(others, a.Paths...)
+	}
+	if n := cfg.Layers.Node; n != nil {
+		others = append(others, n.Inventory, n.RolesDir)
+	}
 	return func(rel string) bool {
-		for _, ext := range []string{".tf", ".tf.json", ".tfvars", ".tfvars.json", ".hcl", ".tfrc", ".terraformrc", ".tftpl"} {
-			if strings.HasSuffix(rel, ext) {
-				return true
+		if rel == "driftd.yaml" || strings.HasSuffix(rel, ".md") {
+			return false
+		}
+		for _, o := range others {
+			if d := filepath.ToSlash(filepath.Clean(o)); d != "." && d != "" && (rel == d || strings.HasPrefix(rel, d+"/")) {
+				return false
 			}
 		}
-		for _, s := range in.Stacks {
-			if d := filepath.ToSlash(filepath.Clean(s.Dir)); d == "." || rel == d || strings.HasPrefix(rel, d+"/") {
-				return true
-			}
-		}
-		return false
+		return true
 	}
 }
 

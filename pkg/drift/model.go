@@ -52,6 +52,11 @@ const (
 	// ChangePending means Git changed and the change was never applied
 	// (Terraform's resource_changes without matching drift).
 	ChangePending Change = "pending"
+	// ChangeNotCompared marks, in a check of a pull request, an object the
+	// pull request declares that was deliberately not compared (a Secret
+	// the base does not manage: comparing it would tell whether a guess of
+	// its value is right).
+	ChangeNotCompared Change = "not_compared"
 )
 
 // Finding is one drifted object.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/driftd/driftd/pkg/drift"
 )
@@ -64,8 +65,27 @@ func Classify(base, head drift.Report, trusted ...drift.LayerName) drift.Report 
 			nt.Findings = nil
 			nt.Ignored = nil
 			inHead := map[string]bool{}
+			// A Secret the base does not declare is not compared at all:
+			// "in sync" or not would tell whether the pull request guessed
+			// its value.
+			guarded := map[string]bool{}
+			if l.Layer == drift.LayerApp && !slices.Contains(trusted, l.Layer) {
+				for _, o := range t.Managed {
+					if !known[key{l.Layer, t.Name, o}] && strings.HasPrefix(o, "core/Secret/") {
+						guarded[o] = true
+					}
+				}
+			}
+			for _, o := range slices.Sorted(maps.Keys(guarded)) {
+				inHead[o] = true
+				nt.Findings = append(nt.Findings, drift.Finding{Object: o, Change: drift.ChangeNotCompared, Class: drift.ClassIntroduced,
+					Diff: "# a Secret the base revision does not manage: not compared, so that a pull request cannot test guesses of its value\n"})
+			}
 			for _, f := range t.Findings {
 				k := key{l.Layer, t.Name, f.Object}
+				if guarded[f.Object] {
+					continue
+				}
 				inHead[f.Object] = true
 				f.Class = classOf(f, baseFind[k])
 				if f.Class == drift.ClassCollision {
@@ -77,6 +97,9 @@ func Classify(base, head drift.Report, trusted ...drift.LayerName) drift.Report 
 				nt.Findings = append(nt.Findings, f)
 			}
 			for _, f := range t.Ignored {
+				if guarded[f.Object] {
+					continue
+				}
 				if !known[key{l.Layer, t.Name, f.Object}] && !slices.Contains(trusted, l.Layer) {
 					f = redact(f)
 				}

@@ -133,3 +133,19 @@ func TestClassifyUnknownHeadTargetResolvesNothing(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// A Secret the base does not declare gives the same finding whether the
+// pull request's guess of its value is right or wrong.
+func TestClassifySecretIsNoOracle(t *testing.T) {
+	base := report(drift.LayerApp, drift.TargetResult{Name: "prod"})
+	right := report(drift.LayerApp, drift.TargetResult{Name: "prod", Managed: []string{"core/Secret/prod/db"}})
+	wrong := report(drift.LayerApp, drift.TargetResult{Name: "prod", Managed: []string{"core/Secret/prod/db"},
+		Findings: []drift.Finding{fnd("core/Secret/prod/db", drift.ChangeChanged, "-password: hash-a\n+password: hash-b\n")}})
+	a, b := Classify(base, right), Classify(base, wrong)
+	if diff := cmp.Diff(a.Layers, b.Layers); diff != "" {
+		t.Errorf("a right and a wrong guess give different reports:\n%s", diff)
+	}
+	if f := a.Layers[0].Targets[0].Findings; len(f) != 1 || f[0].Change != drift.ChangeNotCompared {
+		t.Errorf("findings %+v, want one not_compared", f)
+	}
+}

@@ -90,35 +90,38 @@ func ConfigFinding(name string, base, head []byte) *drift.Finding {
 	}
 }
 
-// ReadHeadFile reads a file of the pull request's checkout without following
-// a symbolic link out of it, bounded by max bytes; a missing file is nil.
-func ReadHeadFile(checkout, name string, max int64) ([]byte, error) {
-	root, err := os.OpenRoot(checkout)
+// ReadHeadFile reads a file of a tree (the pull request's checkout, or the
+// extracted base) as data: a symbolic link is never followed (it could
+// lead to .git/config, which may hold the job's token, or out of the tree),
+// nor is anything but a regular file of at most max bytes read; those are
+// described instead. A missing file is nil.
+func ReadHeadFile(dir, name string, max int64) ([]byte, error) {
+	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, err
 	}
 	defer root.Close()
-	f, err := root.Open(name)
+	st, err := root.Lstat(name)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	defer f.Close()
-	st, err := f.Stat()
+	if !st.Mode().IsRegular() || st.Size() > max {
+		return []byte(fmt.Sprintf("# %s: not a regular file of at most %d bytes (%s), not read\n", name, max, st.Mode().Type())), nil
+	}
+	f, err := root.Open(name)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if !st.Mode().IsRegular() || st.Size() > max {
-		return []byte(fmt.Sprintf("# %s in the pull request: not a regular file of at most %d bytes\n", name, max)), nil
-	}
+	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if int64(len(b)) > max {
-		return []byte(fmt.Sprintf("# %s in the pull request: larger than %d bytes\n", name, max)), nil
+		return []byte(fmt.Sprintf("# %s: larger than %d bytes, not read\n", name, max)), nil
 	}
 	return b, nil
 }

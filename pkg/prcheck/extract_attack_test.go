@@ -86,7 +86,7 @@ func TestAttackExtractCraftedTreeStaysInside(t *testing.T) {
 			if err := os.MkdirAll(dst, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			_, err := Extract(t.Context(), repo, "main", dst)
+			_, err := Extract(t.Context(), repo, "main", dst, Limits{})
 			t.Logf("Extract: %v", err)
 			for _, p := range []string{filepath.Join(victim, "owned"), filepath.Join(parent, "owned"), filepath.Join(parent, "a", "owned")} {
 				if _, err := os.Lstat(p); err == nil {
@@ -118,7 +118,7 @@ func TestAttackBaseRefIsOnlyARevision(t *testing.T) {
 		"main@{-1}",
 	} {
 		dst := t.TempDir()
-		if _, err := Extract(t.Context(), repo, ref, dst); err == nil {
+		if _, err := Extract(t.Context(), repo, ref, dst, Limits{}); err == nil {
 			t.Errorf("--base %q resolved", ref)
 		}
 		if _, err := os.Lstat(marker); err == nil {

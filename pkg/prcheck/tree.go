@@ -18,13 +18,42 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
+// Limits bound what Extract writes: Git stores blobs compressed, so a
+// small repository can hold files of any size. Zero fields take the
+// defaults.
+type Limits struct {
+	// MaxFileSize: a larger file is written as a sparse file of its size
+	// and no content, which the repository jail then refuses to read, as
+	// it would the real one. Default 16 MiB.
+	MaxFileSize int64
+	// MaxTotal bounds the bytes written in all; beyond it Extract fails.
+	// Default 1 GiB.
+	MaxTotal int64
+	// MaxEntries bounds the files and links; default 1,000,000.
+	MaxEntries int
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxFileSize <= 0 {
+		l.MaxFileSize = 16 << 20
+	}
+	if l.MaxTotal <= 0 {
+		l.MaxTotal = 1 << 30
+	}
+	if l.MaxEntries <= 0 {
+		l.MaxEntries = 1_000_000
+	}
+	return l
+}
+
 // Extract writes the tree of revision ref of the repository checked out at
 // repoDir into dst, which must exist and be empty, and returns the commit
 // hash. Only what Git holds is written: regular files (executable or not)
 // and symbolic links, as links; submodules are left out. An entry whose
 // name is not a local path is an error: a crafted tree cannot write outside
 // dst. The work tree at repoDir is never read.
-func Extract(ctx context.Context, repoDir, ref, dst string) (string, error) {
+func Extract(ctx context.Context, repoDir, ref, dst string, lim Limits) (string, error) {
+	lim = lim.withDefaults()
 	repo, err := git.PlainOpenWithOptions(repoDir, &git.PlainOpenOptions{EnableDotGitCommonDir: true})
 	if err != nil {
 		return "", fmt.Errorf("open the repository at %s: %w", repoDir, err)
@@ -47,11 +76,20 @@ func Extract(ctx context.Context, repoDir, ref, dst string) (string, error) {
 		return "", err
 	}
 	defer root.Close()
+	var entries int
+	var total int64
 	err = tree.Files().ForEach(func(f *object.File) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		return writeEntry(root, f)
+		if entries++; entries > lim.MaxEntries {
+			return fmt.Errorf("more than %d files", lim.MaxEntries)
+		}
+		n, err := writeEntry(ctx, root, f, lim.MaxFileSize)
+		if total += n; total > lim.MaxTotal {
+			return fmt.Errorf("more than %d bytes in all", lim.MaxTotal)
+		}
+		return err
 	})
 	if err != nil {
 		return "", fmt.Errorf("--base %s: extract: %w", ref, err)
@@ -61,44 +99,83 @@ func Extract(ctx context.Context, repoDir, ref, dst string) (string, error) {
 
 // writeEntry writes one file through root, which keeps every write and
 // every symbolic link followed on the way inside dst.
-func writeEntry(root *os.Root, f *object.File) error {
+// writeEntry writes one file through root, which keeps every write and
+// every symbolic link followed on the way inside dst, and returns the
+// bytes written.
+func writeEntry(ctx context.Context, root *os.Root, f *object.File, maxFile int64) (int64, error) {
 	if !filepath.IsLocal(filepath.FromSlash(f.Name)) || strings.Contains(f.Name, "\\") {
-		return fmt.Errorf("%q: not a path inside the repository", f.Name)
+		return 0, fmt.Errorf("%q: not a path inside the repository", f.Name)
 	}
 	p := filepath.FromSlash(f.Name)
 	if err := root.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
+		return 0, err
 	}
 	switch f.Mode {
 	case filemode.Symlink:
+		if f.Size > 4096 {
+			return 0, fmt.Errorf("%s: a symbolic link of %d bytes", f.Name, f.Size)
+		}
 		target, err := f.Contents()
 		if err != nil {
-			return fmt.Errorf("%s: %w", f.Name, err)
+			return 0, fmt.Errorf("%s: %w", f.Name, err)
 		}
-		return root.Symlink(target, p)
+		return int64(len(target)), root.Symlink(target, p)
 	case filemode.Regular, filemode.Executable, filemode.Deprecated:
 		mode := os.FileMode(0o644)
 		if f.Mode == filemode.Executable {
 			mode = 0o755
 		}
-		r, err := f.Reader()
-		if err != nil {
-			return fmt.Errorf("%s: %w", f.Name, err)
-		}
-		defer r.Close()
 		// O_EXCL: a path written twice, or through a directory that a
 		// symbolic link stands for, is refused rather than followed.
 		w, err := root.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 		if err != nil {
-			return err
+			return 0, err
 		}
-		if _, err := io.Copy(w, r); err != nil {
+		if f.Size > maxFile {
+			// The size without the content: the jail refuses it as too
+			// large, as it would the real file.
+			err := w.Truncate(f.Size)
+			return 0, errors.Join(err, w.Close())
+		}
+		r, err := f.Reader()
+		if err != nil {
 			w.Close()
-			return fmt.Errorf("%s: %w", f.Name, err)
+			return 0, fmt.Errorf("%s: %w", f.Name, err)
 		}
-		return w.Close()
+		defer r.Close()
+		n, err := copyCtx(ctx, w, io.LimitReader(r, maxFile))
+		if err != nil {
+			w.Close()
+			return n, fmt.Errorf("%s: %w", f.Name, err)
+		}
+		return n, w.Close()
 	default:
-		return nil
+		return 0, nil
+	}
+}
+
+// copyCtx copies in chunks and stops when ctx ends.
+func copyCtx(ctx context.Context, w io.Writer, r io.Reader) (int64, error) {
+	buf := make([]byte, 1<<20)
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		k, err := r.Read(buf)
+		if k > 0 {
+			m, werr := w.Write(buf[:k])
+			n += int64(m)
+			if werr != nil {
+				return n, werr
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
 	}
 }
 

@@ -55,7 +55,7 @@ func TestExtractBaseFromGit(t *testing.T) {
 	writeFile(t, filepath.Join(repo, "apps/cm.yaml"), "uncommitted\n")
 
 	dst := t.TempDir()
-	rev, err := Extract(t.Context(), repo, "main", dst)
+	rev, err := Extract(t.Context(), repo, "main", dst, Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestExtractBaseFromGit(t *testing.T) {
 	if l, err := os.Readlink(filepath.Join(dst, "escape")); err != nil || l != "/etc" {
 		t.Errorf("symlink: %q, %v; want a link to /etc, not a copy", l, err)
 	}
-	if _, err := Extract(t.Context(), repo, "no-such-branch", t.TempDir()); err == nil || !strings.Contains(err.Error(), "--base no-such-branch") {
+	if _, err := Extract(t.Context(), repo, "no-such-branch", t.TempDir(), Limits{}); err == nil || !strings.Contains(err.Error(), "--base no-such-branch") {
 		t.Errorf("missing base: %v", err)
 	}
 

@@ -45,3 +45,16 @@ func matchAny(patterns []string, name string) bool {
 	}
 	return false
 }
+
+// PassedEnv returns the variables terraform gets from environ (driftd's
+// own environment) under this config, for every stack, with the config's
+// own env: what a check of a pull request must keep out of the checkout.
+func (c Config) PassedEnv(environ []string) map[string]string {
+	out := buildEnv(environ, c.PassEnv, nil, c.Env, nil, nil)
+	for _, st := range c.Stacks {
+		for k, v := range st.Env {
+			out[k] = v
+		}
+	}
+	return out
+}

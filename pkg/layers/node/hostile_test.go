@@ -216,7 +216,7 @@ func TestRolesStayInRepoAndScopes(t *testing.T) {
 	} {
 		h := Host{Name: "n", Roles: []string{"ok", roles}}
 		inv := &Inventory{Nodes: []Host{h}}
-		got, err := LoadRoles(rfs, "r", defaultScopes, inv).Desired(inv, h)
+		got, err := LoadRoles(rfs, "r", defaultScopes, inv).Desired(context.Background(), inv, h)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("role %s: %v, want %q", roles, err, want)
 		}
@@ -232,7 +232,7 @@ func TestRolesStayInRepoAndScopes(t *testing.T) {
 	for _, dir := range []string{"../", "r/../.."} {
 		h := Host{Name: "n", Roles: []string{"ok"}}
 		inv := &Inventory{Nodes: []Host{h}}
-		if _, err := LoadRoles(rfs, dir, defaultScopes, inv).Desired(inv, h); err == nil || !strings.Contains(err.Error(), "leads outside the repository") {
+		if _, err := LoadRoles(rfs, dir, defaultScopes, inv).Desired(context.Background(), inv, h); err == nil || !strings.Contains(err.Error(), "leads outside the repository") {
 			t.Errorf("roles_dir %s: %v, want it refused", dir, err)
 		}
 	}

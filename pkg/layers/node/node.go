@@ -25,10 +25,11 @@ type Layer struct {
 // Two inventories that give a node the same Reach send driftd to the same
 // place with the same user.
 func Reach(inv *Inventory, h Host) string {
-	r := fmt.Sprintf("%s:%d@%s", h.Address, h.Port, h.User)
+	// Quoted, so that no value can pass for another part.
+	r := fmt.Sprintf("%q:%d@%q", h.Address, h.Port, h.User)
 	if h.Jump != "" {
 		j := inv.JumpHosts[h.Jump]
-		r += fmt.Sprintf(" via %s:%d@%s", j.Address, j.Port, j.User)
+		r += fmt.Sprintf(" via %q:%d@%q", j.Address, j.Port, j.User)
 	}
 	return r
 }
@@ -89,7 +90,9 @@ func (l *Layer) checkNode(ctx context.Context, roles *Roles, inv *Inventory, h H
 func (l *Layer) checkNodeTimed(ctx context.Context, roles *Roles, inv *Inventory, h Host) drift.TargetResult {
 	res := drift.TargetResult{Name: h.Name}
 
-	desired, err := roles.Desired(inv, h)
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout.Std())
+	defer cancel()
+	desired, err := roles.Desired(ctx, inv, h)
 	if err != nil {
 		res.Error = fmt.Sprintf("node %s: desired files: %v", h.Name, err)
 		return res
@@ -102,8 +105,6 @@ func (l *Layer) checkNodeTimed(ctx context.Context, roles *Roles, inv *Inventory
 		res.Managed = append(res.Managed, "systemd:"+u)
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout.Std())
-	defer cancel()
 	got, err := l.transport.Fetch(ctx, inv, h, req, l.limits())
 	if err != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {

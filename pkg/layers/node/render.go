@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"bytes"
 	"errors"
 	"fmt"
@@ -165,7 +166,10 @@ func (r *Roles) readRoleFile(src string) (roleFile, error) {
 // roles' directories, at the same path relative to the role directory,
 // rendered as a text/template against the node. A template error names the
 // file and line; two roles that disagree on a path are an error.
-func (r *Roles) Desired(inv *Inventory, h Host) (map[string]File, error) {
+//
+// Rendering is bounded: its output by the repository's max_file_size, its
+// time by ctx (a template can loop without end: {{range 100000}}...).
+func (r *Roles) Desired(ctx context.Context, inv *Inventory, h Host) (map[string]File, error) {
 	vars := maps.Clone(inv.Vars)
 	if vars == nil {
 		vars = map[string]any{}
@@ -186,12 +190,15 @@ func (r *Roles) Desired(inv *Inventory, h Host) (map[string]File, error) {
 		for _, rf := range ro.files {
 			f := File{Path: rf.path, Mode: rf.mode, Owner: "root", Group: "root", Source: rf.src, Content: rf.raw}
 			if rf.tmpl != nil {
-				var buf bytes.Buffer
-				if err := rf.tmpl.Execute(&buf, data); err != nil {
-					errs = append(errs, err)
+				content, err := render(ctx, rf.tmpl, data, r.rfs.MaxFileSize())
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", rf.src, err))
+					if ctx.Err() != nil {
+						return nil, errors.Join(errs...)
+					}
 					continue
 				}
-				f.Content = buf.Bytes()
+				f.Content = content
 			}
 			if prev, ok := out[f.Path]; ok && !bytes.Equal(prev.Content, f.Content) {
 				errs = append(errs, fmt.Errorf("%s: conflicts with %s for %s (roles disagree)", f.Source, prev.Source, f.Path))
@@ -201,4 +208,41 @@ func (r *Roles) Desired(inv *Inventory, h Host) (map[string]File, error) {
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// render executes t on its own goroutine, into a writer that stops at max
+// bytes or when ctx ends, and stops waiting when ctx ends: a template that
+// loops without writing cannot be interrupted, so it is abandoned (it ends
+// with its loop; a one-shot check exits before that).
+func render(ctx context.Context, t *template.Template, data any, max int64) ([]byte, error) {
+	w := &capWriter{ctx: ctx, max: max}
+	done := make(chan error, 1)
+	go func() { done <- t.Execute(w, data) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return nil, err
+		}
+		return w.buf.Bytes(), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("rendering stopped: %w", context.Cause(ctx))
+	}
+}
+
+// capWriter is a buffer that refuses to grow past max or to be written
+// after its context ended.
+type capWriter struct {
+	ctx context.Context
+	max int64
+	buf bytes.Buffer
+}
+
+func (w *capWriter) Write(p []byte) (int, error) {
+	if err := w.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if int64(w.buf.Len()+len(p)) > w.max {
+		return 0, fmt.Errorf("renders to more than %d bytes (max_file_size)", w.max)
+	}
+	return w.buf.Write(p)
 }

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,7 +45,7 @@ func TestDesired(t *testing.T) {
 	inv := &Inventory{Vars: map[string]any{"cluster": "prod", "node_ip": "unset"}}
 	h := Host{Name: "cp1", Endpoint: Endpoint{Address: "10.0.0.11"}, Roles: []string{"base", "cp"}, Vars: map[string]any{"node_ip": "10.0.0.11"}}
 	inv.Nodes = []Host{h}
-	got, err := LoadRoles(openRepo(t, repo), "nodes/roles", defaultScopes, inv).Desired(inv, h)
+	got, err := LoadRoles(openRepo(t, repo), "nodes/roles", defaultScopes, inv).Desired(context.Background(), inv, h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func TestDesiredErrors(t *testing.T) {
 	} {
 		h := Host{Name: "n", Roles: tc.roles}
 		inv := &Inventory{Nodes: []Host{h}}
-		_, err := LoadRoles(openRepo(t, repo), "r", []string{"/etc/*.conf"}, inv).Desired(inv, h)
+		_, err := LoadRoles(openRepo(t, repo), "r", []string{"/etc/*.conf"}, inv).Desired(context.Background(), inv, h)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("roles %v: err = %v, want %q", tc.roles, err, tc.want)
 		}
@@ -125,7 +126,7 @@ func TestRolesReadOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, h := range []Host{a, b} {
-		got, err := roles.Desired(inv, h)
+		got, err := roles.Desired(context.Background(), inv, h)
 		if err != nil || string(got["/etc/a.conf"].Content) != "ip="+h.Address+"\n" {
 			t.Errorf("%s: %q %v", h.Name, got["/etc/a.conf"].Content, err)
 		}
