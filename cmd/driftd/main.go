@@ -35,6 +35,8 @@ Commands:
   check     compare the repository with reality once, print a report, and exit
             0 (in sync), 2 (drift found) or 1 (something could not be checked)
   serve     run as a daemon: check on a schedule and export Prometheus metrics
+  apply     bring reality back to Git where it drifted (off unless enabled;
+            asks first; --dry-run changes nothing)
   version   print the version
 
 Run 'driftd <command> --help' for a command's flags.
@@ -51,6 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runCheck(ctx, args[1:], stdout, stderr)
 	case "serve":
 		return runServe(ctx, args[1:], stdout, stderr)
+	case "apply":
+		return runApply(ctx, args[1:], os.Stdin, stdout, stderr)
 	case kustomizeBuildCommand:
 		return runKustomizeBuild(args[1:], stdout, stderr)
 	case "version", "--version":

@@ -54,6 +54,13 @@ func New(source Source, layers []drift.Layer, logger *slog.Logger, opts Options)
 // error, and a source that cannot be synced at all gives a report with no
 // layers and an unknown status.
 func (e *Engine) Run(ctx context.Context) drift.Report {
+	rep, _ := e.RunSnapshot(ctx)
+	return rep
+}
+
+// RunSnapshot is Run, and also returns the snapshot it checked, which apply
+// mode acts on.
+func (e *Engine) RunSnapshot(ctx context.Context) (drift.Report, drift.Snapshot) {
 	start := e.now()
 	rep := drift.Report{StartedAt: start.UTC()}
 	snap, status, err := e.source.Sync(ctx)
@@ -65,7 +72,7 @@ func (e *Engine) Run(ctx context.Context) drift.Report {
 		rep.Source.Error = err.Error()
 		rep.Normalize()
 		rep.DurationSeconds = e.now().Sub(start).Seconds()
-		return rep
+		return rep, snap
 	}
 
 	results := make([]drift.LayerResult, len(e.layers))
@@ -78,7 +85,7 @@ func (e *Engine) Run(ctx context.Context) drift.Report {
 	ignore.New(e.opts.Ignore, start).Apply(&rep)
 	rep.Normalize()
 	rep.DurationSeconds = e.now().Sub(start).Seconds()
-	return rep
+	return rep, snap
 }
 
 func (e *Engine) runLayer(ctx context.Context, l drift.Layer, snap drift.Snapshot) (res drift.LayerResult) {

@@ -52,6 +52,8 @@ type Config struct {
 	// When on, each kustomization is rendered in a child process that is
 	// killed at the target timeout or when the check ends.
 	AllowRemoteResources bool `yaml:"allow_remote_resources"`
+	// Apply configures apply mode for this layer.
+	Apply ApplyConfig `yaml:"apply"`
 }
 
 // The comparison modes of Config.Compare.
@@ -89,6 +91,9 @@ type Unmanaged struct {
 func (c *Config) Defaults() {
 	if c.DefaultNamespace == "" {
 		c.DefaultNamespace = "default"
+	}
+	if c.Apply.ForceConflictsWith == nil {
+		c.Apply.ForceConflictsWith = DefaultForceConflictsWith()
 	}
 	// One LIST per kind and namespace, and a dry run only for objects
 	// that differ: request counts stay small, and the concurrency bound

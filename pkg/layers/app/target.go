@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -34,6 +35,8 @@ func (l *Layer) checkTarget(ctx context.Context, target string, objs []desired, 
 		byGVR[d.mapping.Resource] = append(byGVR[d.mapping.Resource], d)
 	}
 	unmanaged := l.unmanagedIn(target)
+	records := applyRecords{}
+	res.Private = records
 	modes := map[string]map[string]bool{}
 	var mu sync.Mutex
 	var errs []error
@@ -57,9 +60,10 @@ func (l *Layer) checkTarget(ctx context.Context, target string, objs []desired, 
 				mu.Unlock()
 				return
 			}
-			findings, ferrs, mode := l.compareKind(ctx, ds, live, unmanaged, l.newKindMode(ctx, gvr, ns), sem, used, &mu)
+			findings, recs, ferrs, mode := l.compareKind(ctx, ds, live, unmanaged, l.newKindMode(ctx, gvr, ns), sem, used, &mu)
 			mu.Lock()
 			res.Findings = append(res.Findings, findings...)
+			maps.Copy(records, recs)
 			errs = append(errs, ferrs...)
 			if mode != "" {
 				if modes[mode] == nil {
@@ -120,8 +124,9 @@ func (l *Layer) list(ctx context.Context, gvr schema.GroupVersionResource, ns st
 
 // compareKind compares the Git objects of one kind with the live ones.
 func (l *Layer) compareKind(ctx context.Context, ds []desired, live map[string]*unstructured.Unstructured, unmanaged bool,
-	km *kindMode, sem chan struct{}, used map[cacheKey]bool, mu *sync.Mutex) ([]drift.Finding, []error, string) {
+	km *kindMode, sem chan struct{}, used map[cacheKey]bool, mu *sync.Mutex) ([]drift.Finding, applyRecords, []error, string) {
 	var findings []drift.Finding
+	records := applyRecords{}
 	var errs []error
 	var modeUsed string
 	var fmu sync.Mutex
@@ -153,6 +158,12 @@ func (l *Layer) compareKind(ctx context.Context, ds []desired, live map[string]*
 			}
 			if f != nil {
 				findings = append(findings, *f)
+				rec := applyRecord{gvr: d.mapping.Resource, namespace: d.obj.GetNamespace(), name: d.obj.GetName(), kind: d.obj.GetKind(),
+					want: d.obj, aside: append(l.ignoredPaths(d.obj), annotationPaths(d.obj)...), managers: l.ignoredManagers(d.obj)}
+				if lv != nil {
+					rec.liveRV = lv.GetResourceVersion()
+				}
+				records[f.Object] = rec
 			}
 		})
 	}
@@ -168,9 +179,10 @@ func (l *Layer) compareKind(ctx context.Context, ds []desired, live map[string]*
 			id := ID(lv)
 			findings = append(findings, drift.Finding{Object: id, Change: drift.ChangeUnmanaged,
 				Diff: yamlDiff(id, nil, normalize(lv, l.secretKey))})
+			records[id] = applyRecord{gvr: ds[0].mapping.Resource, namespace: lv.GetNamespace(), name: lv.GetName(), kind: lv.GetKind(), liveRV: lv.GetResourceVersion()}
 		}
 	}
-	return findings, errs, modeUsed
+	return findings, records, errs, modeUsed
 }
 
 // autoCreated tells objects that the cluster makes by itself, which are
