@@ -4,15 +4,19 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/driftd/driftd/pkg/apply"
 	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/daemon"
+	"github.com/driftd/driftd/pkg/drift"
 	"github.com/driftd/driftd/pkg/engine"
 	"github.com/driftd/driftd/pkg/report"
 	"github.com/driftd/driftd/pkg/source"
@@ -78,8 +82,26 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := report.NewMetrics(reg, cfg.Serve.PerObjectMetrics)
 	git := source.NewGit(cfg.Repo, cfg.CacheDir, logger)
+	eng := engine.New(git, layers, logger, engine.Options{MaxFileSize: int64(cfg.Repo.MaxFileSize), Ignore: cfg.Ignore})
+	var checker daemon.Checker = eng
+	if cfg.Apply.Enabled && cfg.Apply.InServe {
+		breaker, err := apply.NewBreaker(filepath.Join(cfg.CacheDir, "apply-flap-breaker.json"))
+		if err != nil {
+			fmt.Fprintf(stderr, "driftd serve: %v\n", err)
+			return 1
+		}
+		appliers := map[drift.LayerName]drift.Applier{}
+		for _, l := range layers {
+			if a, ok := l.(drift.Applier); ok {
+				appliers[l.Name()] = a
+			}
+		}
+		checker = &applyingChecker{eng: eng, metrics: apply.NewMetrics(reg), logger: logger.With("mode", "apply"),
+			opts: apply.Options{Config: cfg.Apply, Layers: appliers, Breaker: breaker}}
+		logger.Warn("apply mode is on: drift in apply.targets is brought back to Git after each check", "targets", fmt.Sprint(cfg.Apply.Targets))
+	}
 	opts := daemon.Options{
-		Checker:         engine.New(git, layers, logger, engine.Options{MaxFileSize: int64(cfg.Repo.MaxFileSize), Ignore: cfg.Ignore}),
+		Checker:         checker,
 		Head:            git.Head,
 		PollInterval:    cfg.Repo.PollInterval.Std(),
 		Schedule:        cfg.Schedule.Cron,
@@ -111,4 +133,31 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	logger.Info("stopped")
 	return 0
+}
+
+// applyingChecker is serve's checker when apply.in_serve is on: after each
+// check it applies within the rails (by the leader only, since only the
+// leader checks), and when anything changed, checks again, so that the
+// metrics and the status page show reality after the apply.
+type applyingChecker struct {
+	eng     *engine.Engine
+	opts    apply.Options
+	metrics *apply.Metrics
+	logger  *slog.Logger
+}
+
+func (c *applyingChecker) Run(ctx context.Context) drift.Report {
+	rep, snap := c.eng.RunSnapshot(ctx)
+	if !rep.Source.Synced || ctx.Err() != nil {
+		return rep
+	}
+	res := apply.Run(ctx, rep, snap, c.opts)
+	c.metrics.Observe(res)
+	n := res.Count(drift.ResultApplied)
+	c.logger.Info("apply finished", "revision", res.Revision, "applied", n, "failed", res.Count(drift.ResultFailed),
+		"blocked", res.Count(drift.ResultBlocked), "skipped", res.Count(drift.ResultSkipped), "blocked_run", res.Blocked)
+	if n == 0 || ctx.Err() != nil {
+		return rep
+	}
+	return c.eng.Run(ctx)
 }

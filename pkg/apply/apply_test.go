@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
 )
@@ -140,5 +143,29 @@ func TestFlapBreaker(t *testing.T) {
 	now = now.Add(2 * time.Hour)
 	if r := run(); r.Count(drift.ResultApplied) != 1 {
 		t.Errorf("after the window: %v, want applied again", results(r))
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	m.Observe(Result{Actions: []drift.ActionResult{
+		{Layer: drift.LayerApp, Target: "shop", Object: "a", Result: drift.ResultApplied},
+		{Layer: drift.LayerApp, Target: "shop", Object: "b", Result: drift.ResultBlocked,
+			Reason: ReasonFlapping + ": restored 3 times within 1h0m0s and drifted again; it keeps being changed by kubectl-patch at 2026-12-05T10:00:00Z (a controller or a person is fighting Git): fix that, then apply"},
+	}})
+	want := `
+# HELP driftd_apply_flapping 1 for each object the flap breaker stopped applying in the last run; changed_by names who keeps changing it.
+# TYPE driftd_apply_flapping gauge
+driftd_apply_flapping{changed_by="kubectl-patch at 2026-12-05T10:00:00Z",layer="app",object="b",target="shop"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "driftd_apply_flapping"); err != nil {
+		t.Error(err)
+	}
+	if n := testutil.ToFloat64(m.blocked.WithLabelValues("app", ReasonFlapping)); n != 1 {
+		t.Errorf("driftd_apply_blocked_total{reason=flapping} = %v", n)
+	}
+	if n := testutil.ToFloat64(m.total.WithLabelValues("app", "shop", drift.ResultApplied)); n != 1 {
+		t.Errorf("driftd_apply_total{result=applied} = %v", n)
 	}
 }
