@@ -84,6 +84,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	git := source.NewGit(cfg.Repo, cfg.CacheDir, logger)
 	eng := engine.New(git, layers, logger, engine.Options{MaxFileSize: int64(cfg.Repo.MaxFileSize), Ignore: cfg.Ignore})
 	var checker daemon.Checker = eng
+	var lastApply func() (apply.Result, bool)
 	if cfg.Apply.Enabled && cfg.Apply.InServe {
 		breaker, err := apply.NewBreaker(filepath.Join(cfg.CacheDir, "apply-flap-breaker.json"))
 		if err != nil {
@@ -96,8 +97,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				appliers[l.Name()] = a
 			}
 		}
-		checker = &applyingChecker{eng: eng, metrics: apply.NewMetrics(reg), logger: logger.With("mode", "apply"),
+		ac := &applyingChecker{eng: eng, metrics: apply.NewMetrics(reg), logger: logger.With("mode", "apply"),
 			opts: apply.Options{Config: cfg.Apply, Layers: appliers, Breaker: breaker}}
+		checker, lastApply = ac, ac.last
 		logger.Warn("apply mode is on: drift in apply.targets is brought back to Git after each check", "targets", fmt.Sprint(cfg.Apply.Targets))
 	}
 	opts := daemon.Options{
@@ -116,6 +118,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		Metrics:         metrics,
 		Version:         version,
 		Logger:          logger,
+		LastApply:       lastApply,
 	}
 	if cfg.Serve.LeaderElection.Enabled {
 		el, err := daemon.NewLeaseElector(cfg.Serve.LeaderElection, logger)
@@ -144,6 +147,12 @@ type applyingChecker struct {
 	opts    apply.Options
 	metrics *apply.Metrics
 	logger  *slog.Logger
+}
+
+// last returns the last apply run, once there is one.
+func (c *applyingChecker) last() (apply.Result, bool) {
+	r := c.metrics.Last()
+	return r, r.Revision != ""
 }
 
 func (c *applyingChecker) Run(ctx context.Context) drift.Report {

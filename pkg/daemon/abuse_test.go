@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/driftd/driftd/pkg/apply"
 	"io"
 	"net"
 	"net/http"
@@ -292,7 +293,7 @@ func TestStatusPageEscapesControlCharacters(t *testing.T) {
 	}}}
 	r.Normalize()
 	var p pages
-	b, err := p.html(&r, true, "test")
+	b, err := p.html(&r, true, "test", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,6 +306,33 @@ func TestStatusPageEscapesControlCharacters(t *testing.T) {
 	for _, want := range []string{`\x1b]52;c;ZXZpbA==\x07\u202eesrever.conf`, `evil \x1b[2K\x0d&lt;img src=x&gt;`, "tab\tok", "ssh: \\x1b[31mred\nsecond line", "node&lt;script&gt;"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the status page lacks %q", want)
+		}
+	}
+}
+
+// The status page's apply section shows what was applied, blocked and why,
+// with names from live systems escaped as everywhere else.
+func TestStatusPageApplySection(t *testing.T) {
+	r := drift.Report{Revision: "abc", Source: drift.SourceStatus{Synced: true}}
+	r.Normalize()
+	res := &apply.Result{Revision: "abc", Blocked: "max_changes: 30 changes exceed apply.max_changes (20); nothing was applied", Actions: []drift.ActionResult{
+		{Layer: drift.LayerApp, Target: "shop", Object: "core/ConfigMap/shop/\x1b[31m<script>x", Action: "restore", Result: drift.ResultBlocked, Reason: "max_changes: ..."},
+		{Layer: drift.LayerNode, Target: "n1", Object: "/etc/a.conf", Action: "restore", Result: drift.ResultApplied},
+	}}
+	var p pages
+	b, err := p.html(&r, true, "test", res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	for _, want := range []string{`id="apply-blocked"`, `data-result="blocked"`, `data-result="applied"`, "/etc/a.conf", "30 changes exceed"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("status page lacks %q", want)
+		}
+	}
+	for _, bad := range []string{"\x1b", "<script>"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("status page carries %q from an object name", bad)
 		}
 	}
 }

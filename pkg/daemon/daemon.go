@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/driftd/driftd/pkg/apply"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -67,6 +68,9 @@ type Options struct {
 	Metrics *report.Metrics
 	// Elector, when set, runs leader election; only the leader checks.
 	Elector Elector
+	// LastApply, when set, returns the last apply run (apply mode in
+	// serve), for the status page and GET /api/v1/apply.
+	LastApply func() (apply.Result, bool)
 	// Version is shown on the status page.
 	Version string
 	// Logger receives the daemon's logs.
@@ -119,6 +123,18 @@ func New(o Options) *Daemon {
 	next := o.Schedule.Next(now)
 	d.interval.Set(o.Schedule.Next(next).Sub(next).Seconds())
 	return d
+}
+
+// lastApply returns the last apply run, or nil.
+func (d *Daemon) lastApply() *apply.Result {
+	if d.opts.LastApply == nil {
+		return nil
+	}
+	r, ok := d.opts.LastApply()
+	if !ok {
+		return nil
+	}
+	return &r
 }
 
 // Addr returns the address the HTTP server listens on, once it does.

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 //	GET  /readyz          200 once the first check finished (or, with leader
 //	                      election, while following); 503 before
 //	GET  /api/v1/report   the latest report, as `driftd check -o json` prints it
+//	GET  /api/v1/apply    the last apply run (apply mode in serve), as `driftd apply -o json` prints it
 //	GET  /                the status page
 //	POST /hooks/git       a signed push webhook: triggers a check
 //
@@ -28,6 +30,7 @@ func (d *Daemon) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", d.readyz)
 	mux.HandleFunc("GET /api/v1/report", d.apiReport)
+	mux.HandleFunc("GET /api/v1/apply", d.apiApply)
 	mux.HandleFunc("POST /hooks/git", d.webhook)
 	mux.HandleFunc("GET /{$}", d.statusPage)
 	return mux
@@ -75,4 +78,18 @@ func (d *Daemon) apiReport(w http.ResponseWriter, _ *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(b)
+}
+
+// apiApply serves the last apply run. Apply results hold only what
+// findings hold (diffs never carry secret values).
+func (d *Daemon) apiApply(w http.ResponseWriter, _ *http.Request) {
+	r := d.lastApply()
+	if r == nil {
+		http.Error(w, `{"error": "apply mode does not run in serve, or has not run yet"}`, http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(r)
 }

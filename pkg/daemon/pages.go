@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"fmt"
+	"github.com/driftd/driftd/pkg/apply"
 	"sync"
 
 	"github.com/driftd/driftd/pkg/drift"
@@ -44,13 +45,15 @@ func (p *pages) json(rep *drift.Report) ([]byte, error) {
 }
 
 // html returns the status page for rep (nil before the first check).
-func (p *pages) html(rep *drift.Report, leading bool, version string) ([]byte, error) {
+func (p *pages) html(rep *drift.Report, leading bool, version string, applied *apply.Result) ([]byte, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// An apply run ends before the check whose report follows it is
+	// stored, so the report's pointer also marks a new apply result.
 	if p.htmlB != nil && p.htmlFor == rep && p.htmlLeading == leading {
 		return p.htmlB, nil
 	}
-	data := statusData{Report: rep, Leading: leading, Version: version}
+	data := statusData{Report: rep, Leading: leading, Version: version, Apply: applied}
 	if rep != nil {
 		data.Summary = rep.Summarize()
 	}

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	_ "embed"
+	"github.com/driftd/driftd/pkg/apply"
 	"html/template"
 	"net/http"
 	"strings"
@@ -48,11 +49,13 @@ type statusData struct {
 	Summary drift.Summary
 	Leading bool
 	Version string
+	// Apply is the last apply run, when apply mode runs in serve.
+	Apply *apply.Result
 }
 
 // statusPage renders the latest report as a read-only page.
 func (d *Daemon) statusPage(w http.ResponseWriter, _ *http.Request) {
-	b, err := d.pages.html(d.latest.Load(), d.leading.Load(), d.opts.Version)
+	b, err := d.pages.html(d.latest.Load(), d.leading.Load(), d.opts.Version, d.lastApply())
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
