@@ -4,6 +4,7 @@ package deploy
 
 import (
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -35,7 +36,11 @@ func TestManifestsServerSideDryRun(t *testing.T) {
 	must("create", "namespace", "shop")
 	must("create", "namespace", "payments")
 
-	for _, dir := range []string{"base", "overlays/apply", "overlays/narrow-secrets", "overlays/web-config"} {
+	overlays, err := filepath.Glob("overlays/*")
+	if err != nil || len(overlays) < 4 {
+		t.Fatalf("overlays: %v (%v), want apply, apply-prune, narrow-secrets and web-config at least", overlays, err)
+	}
+	for _, dir := range append([]string{"base"}, overlays...) {
 		out := must("apply", "--server-side", "--dry-run=server", "--field-manager=driftd-test", "-k", dir)
 		for _, want := range []string{"deployment.apps/driftd serverside-applied (server dry run)", "prometheusrule.monitoring.coreos.com/driftd", "servicemonitor.monitoring.coreos.com/driftd", "clusterrole.rbac.authorization.k8s.io/driftd-read", "networkpolicy.networking.k8s.io/driftd serverside-applied (server dry run)"} {
 			if !strings.Contains(out, want) {
