@@ -1,0 +1,225 @@
+//go:build integration
+
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/driftd/driftd/internal/testenv"
+)
+
+// applyRun runs `driftd apply` with args and returns its exit code, the
+// decoded JSON result (when -o json) and the output.
+func applyRun(t *testing.T, args ...string) (int, applyJSON, string) {
+	t.Helper()
+	cmd := exec.Command(driftdBinary(t), append([]string{"apply"}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	code := 0
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		code = ee.ExitCode()
+	}
+	var r applyJSON
+	_ = json.Unmarshal(out.Bytes(), &r)
+	return code, r, out.String() + errb.String()
+}
+
+type applyJSON struct {
+	Revision string `json:"revision"`
+	DryRun   bool   `json:"dry_run"`
+	Blocked  string `json:"blocked"`
+	Actions  []struct {
+		Layer, Target, Object, Action, Result, Reason string
+	} `json:"actions"`
+}
+
+func (r applyJSON) results() map[string]string {
+	out := map[string]string{}
+	for _, a := range r.Actions {
+		out[a.Object] = a.Action + " " + a.Result
+	}
+	return out
+}
+
+// appWorld is a namespace "shop" on a real API server, with the apply
+// overlay's RBAC, three ConfigMaps applied from Git, and a config that lets
+// apply change shop.
+type appWorld struct {
+	t    *testing.T
+	k    *testenv.Kube
+	repo string
+	kc   string
+}
+
+func newAppWorld(t *testing.T) *appWorld {
+	k := testenv.KubeForTest(t)
+	w := &appWorld{t: t, k: k, repo: t.TempDir()}
+	w.kubectl("", "create", "namespace", "shop")
+	w.kubectl("", "create", "namespace", "payments")
+	// As deployed: the ServiceAccount with deploy/overlays/apply's rights.
+	w.kc = k.DeployedKubeconfig(t)
+	k.ApplyDeployedRBAC(t, "overlays/apply")
+	cms := ""
+	for _, n := range []string{"a", "b", "c"} {
+		cms += fmt.Sprintf("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s, namespace: shop}\ndata: {v: git}\n", n)
+	}
+	write(t, filepath.Join(w.repo, "apps/cms.yaml"), cms)
+	w.kubectl(cms, "apply", "--server-side", "-f", "-")
+	return w
+}
+
+func (w *appWorld) kubectl(stdin string, args ...string) string {
+	w.t.Helper()
+	cmd := exec.Command(w.k.Kubectl, append([]string{"--kubeconfig", w.k.Kubeconfig}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		w.t.Fatalf("kubectl %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// config writes a driftd.yaml with extra apply settings and its own cache
+// (so the flap breaker starts empty).
+func (w *appWorld) config(extra string) string {
+	dir := w.t.TempDir()
+	p := filepath.Join(dir, "driftd.yaml")
+	write(w.t, p, fmt.Sprintf("cache_dir: %s\nlayers:\n  app:\n    paths: [apps]\n    kubeconfig: %s\napply:\n  enabled: true\n  targets: {app: [shop]}\n%s",
+		filepath.Join(dir, "cache"), w.kc, extra))
+	return p
+}
+
+func (w *appWorld) rvs() map[string]string {
+	out := map[string]string{}
+	for _, n := range []string{"a", "b", "c"} {
+		cmd := exec.Command(w.k.Kubectl, "--kubeconfig", w.k.Kubeconfig, "get", "configmap", "-n", "shop", n, "-o", "jsonpath={.metadata.resourceVersion}")
+		b, err := cmd.Output()
+		if err != nil {
+			out[n] = "absent"
+			continue
+		}
+		out[n] = string(b)
+	}
+	return out
+}
+
+func (w *appWorld) value(name string) string {
+	return w.kubectl("", "get", "configmap", "-n", "shop", name, "-o", "jsonpath={.data.v}")
+}
+
+// TestApplyApp: drift brought back by `driftd apply`, as the apply
+// overlay's ServiceAccount: --dry-run changes nothing, the real run touches
+// exactly the drifted objects and the next check is in sync.
+func TestApplyApp(t *testing.T) {
+	w := newAppWorld(t)
+	cfg := w.config("")
+	w.kubectl("", "patch", "-n", "shop", "configmap", "a", "--type=merge", "-p", `{"data":{"v":"hand"}}`)
+	w.kubectl("", "delete", "-n", "shop", "configmap", "b")
+	before := w.rvs()
+
+	code, r, out := applyRun(t, "-c", cfg, "--repo", w.repo, "--dry-run", "-o", "json")
+	want := map[string]string{"core/ConfigMap/shop/a": "restore would_apply", "core/ConfigMap/shop/b": "create would_apply"}
+	if code != 0 || fmt.Sprint(r.results()) != fmt.Sprint(want) {
+		t.Fatalf("--dry-run: exit %d, %v, want %v\n%s", code, r.results(), want, out)
+	}
+	if after := w.rvs(); fmt.Sprint(after) != fmt.Sprint(before) || w.value("a") != "hand" {
+		t.Fatalf("--dry-run changed something: resourceVersions %v, then %v", before, after)
+	}
+	if code, out := checkRun(t, "-c", cfg, "--repo", w.repo); code != 2 {
+		t.Fatalf("after --dry-run the check must still find the drift: exit %d\n%s", code, out)
+	}
+
+	// Without --yes and without a terminal, nothing is applied.
+	if code, _, out := applyRun(t, "-c", cfg, "--repo", w.repo); code != 1 || !strings.Contains(out, "pass --yes") {
+		t.Fatalf("without --yes: exit %d\n%s", code, out)
+	}
+	code, r, out = applyRun(t, "-c", cfg, "--repo", w.repo, "--yes", "-o", "json")
+	want = map[string]string{"core/ConfigMap/shop/a": "restore applied", "core/ConfigMap/shop/b": "create applied"}
+	if code != 0 || fmt.Sprint(r.results()) != fmt.Sprint(want) {
+		t.Fatalf("apply: exit %d, %v, want %v\n%s", code, r.results(), want, out)
+	}
+	after := w.rvs()
+	if after["c"] != before["c"] || after["a"] == before["a"] || after["b"] == "absent" || w.value("a") != "git" {
+		t.Errorf("apply touched %v (before %v): want a and b changed, c untouched", after, before)
+	}
+	if code, out := checkRun(t, "-c", cfg, "--repo", w.repo); code != 0 {
+		t.Errorf("after apply the check must be in sync: exit %d\n%s", code, out)
+	}
+	if manager := w.kubectl("", "get", "configmap", "-n", "shop", "a", "--show-managed-fields", "-o", "jsonpath={.metadata.managedFields[*].manager}"); !strings.Contains(manager, "driftd") {
+		t.Errorf("managers of a: %q, want driftd among them", manager)
+	}
+
+	// Apply mode must be asked for, and only allowed targets change.
+	off := filepath.Join(t.TempDir(), "off.yaml")
+	write(t, off, fmt.Sprintf("cache_dir: %s\nlayers:\n  app:\n    paths: [apps]\n    kubeconfig: %s\n", t.TempDir(), w.kc))
+	if code, _, out := applyRun(t, "-c", off, "--repo", w.repo, "--yes"); code != 1 || !strings.Contains(out, "apply mode is off") {
+		t.Errorf("apply without apply.enabled: exit %d\n%s", code, out)
+	}
+}
+
+// TestApplyAppRails: a conflict with another field manager is reported and
+// not forced; the change cap applies nothing; the flap breaker stops
+// fighting a writer that keeps undoing the fix, and names it.
+func TestApplyAppRails(t *testing.T) {
+	w := newAppWorld(t)
+
+	w.kubectl("", "patch", "-n", "shop", "configmap", "a", "--type=merge", "--field-manager=some-operator", "-p", `{"data":{"v":"operator"}}`)
+	code, r, out := applyRun(t, "-c", w.config(""), "--repo", w.repo, "--yes", "-o", "json")
+	if code != 1 || len(r.Actions) != 1 || r.Actions[0].Result != "failed" || !strings.Contains(r.Actions[0].Reason, "some-operator") {
+		t.Fatalf("conflict with some-operator: exit %d, %+v\n%s", code, r.Actions, out)
+	}
+	if v := w.value("a"); v != "operator" {
+		t.Errorf("the conflict was forced: a = %q", v)
+	}
+	// Configured to win over it, Git does.
+	force := w.config("")
+	body, _ := os.ReadFile(force)
+	write(t, force, strings.Replace(string(body), "    kubeconfig:", "    apply: {force_conflicts_with: [some-operator]}\n    kubeconfig:", 1))
+	if code, _, out := applyRun(t, "-c", force, "--repo", w.repo, "--yes", "-o", "json"); code != 0 || w.value("a") != "git" {
+		t.Fatalf("with force_conflicts_with: [some-operator]: exit %d, a = %q\n%s", code, w.value("a"), out)
+	}
+
+	// Two drifts, a cap of one: nothing is applied.
+	w.kubectl("", "patch", "-n", "shop", "configmap", "b", "--type=merge", "-p", `{"data":{"v":"hand"}}`)
+	w.kubectl("", "patch", "-n", "shop", "configmap", "c", "--type=merge", "-p", `{"data":{"v":"hand"}}`)
+	before := w.rvs()
+	code, r, out = applyRun(t, "-c", w.config("  max_changes: 1\n"), "--repo", w.repo, "--yes", "-o", "json")
+	if code != 1 || !strings.HasPrefix(r.Blocked, "max_changes") || fmt.Sprint(w.rvs()) != fmt.Sprint(before) {
+		t.Fatalf("over max_changes: exit %d, blocked %q, resourceVersions %v then %v\n%s", code, r.Blocked, before, w.rvs(), out)
+	}
+
+	// The flap breaker: a writer keeps setting b back by hand.
+	flap := w.config("  flap_breaker: {count: 2, within: 1h}\n")
+	for i := range 3 {
+		code, r, out = applyRun(t, "-c", flap, "--repo", w.repo, "--yes", "-o", "json")
+		if i < 2 && code != 0 {
+			t.Fatalf("restore %d: exit %d\n%s", i+1, code, out)
+		}
+		w.kubectl("", "patch", "-n", "shop", "configmap", "b", "--type=merge", "-p", fmt.Sprintf(`{"data":{"v":"hand-%d"}}`, i))
+	}
+	code, r, out = applyRun(t, "-c", flap, "--repo", w.repo, "--yes", "-o", "json")
+	var b string
+	for _, a := range r.Actions {
+		if a.Object == "core/ConfigMap/shop/b" {
+			b = a.Result + ": " + a.Reason
+		}
+	}
+	if code != 1 || !strings.HasPrefix(b, "blocked: flapping") || !strings.Contains(b, "kubectl-patch") {
+		t.Errorf("after restoring b twice within the hour, it drifted again: exit %d, b %q; want blocked, naming kubectl-patch\n%s", code, b, out)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(flap), "cache", "apply-flap-breaker.json")); err != nil {
+		t.Errorf("the flap breaker keeps no history: %v", err)
+	}
+}
