@@ -23,6 +23,10 @@ type Config struct {
 	// Lock makes plans take the state lock. It defaults to false, so a
 	// periodic check never blocks someone's apply.
 	Lock bool `yaml:"lock"`
+	// ApplyLockTimeout is how long apply mode waits for a stack's state
+	// lock before it gives up on that stack. Apply always takes the lock,
+	// whatever Lock says. It defaults to 1m.
+	ApplyLockTimeout yamlconf.Duration `yaml:"apply_lock_timeout"`
 	// PluginCacheDir is shared by every stack's init.
 	PluginCacheDir string `yaml:"plugin_cache_dir"`
 	// PassEnv lists the environment variables (names, or globs such as
@@ -51,8 +55,17 @@ type Stack struct {
 	VarFiles []string `yaml:"var_files"`
 	// Env is added to this stack's terraform processes.
 	Env map[string]string `yaml:"env"`
-	// Timeout overrides the layer's timeout for this stack.
+	// Timeout overrides the layer's timeout for this stack. It also bounds
+	// an apply of the stack.
 	Timeout yamlconf.Duration `yaml:"timeout"`
+	// AllowReplace lets apply mode apply a plan that destroys and creates
+	// an object again to restore its drift: a replace, or the re-creation
+	// of a resource Terraform no longer finds (which is how most providers
+	// see an object deleted or, like local_file, rewritten outside of
+	// Terraform). The new object gets a new identity, and whatever stood
+	// in its place is overwritten. Off by default: such a plan is skipped,
+	// with the resources it would replace.
+	AllowReplace bool `yaml:"allow_replace"`
 }
 
 // Defaults fills in what the section leaves out.
@@ -64,6 +77,7 @@ func (c *Config) Defaults() {
 		c.Parallelism = 4
 	}
 	c.Timeout = c.Timeout.Or(10 * time.Minute)
+	c.ApplyLockTimeout = c.ApplyLockTimeout.Or(time.Minute)
 	if c.PassEnv == nil {
 		c.PassEnv = []string{"AWS_*", "AZURE_*", "ARM_*", "GOOGLE_*", "CLOUDSDK_*", "DIGITALOCEAN_*", "HCLOUD_*", "OS_*", "VAULT_*", "KUBECONFIG", "TF_VAR_*", "TF_LOG", "TF_LOG_PATH"}
 	}

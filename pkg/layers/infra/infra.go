@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/driftd/driftd/pkg/drift"
@@ -23,6 +24,10 @@ type Layer struct {
 	logger  *slog.Logger
 	// initSem holds one slot: inits of this layer run one at a time.
 	initSem chan struct{}
+	// treeSem holds one slot: a check (which stages the repository afresh
+	// and replaces every stack's saved plan) and an apply (which runs in
+	// that staged copy) never overlap. See lockTree.
+	treeSem chan struct{}
 	// denyEnv names driftd's own credential variables, never passed to
 	// terraform.
 	denyEnv []string
@@ -42,7 +47,7 @@ func New(cfg Config, workDir string, logger *slog.Logger) *Layer {
 	if cfg.PluginCacheDir == "" {
 		cfg.PluginCacheDir = filepath.Join(workDir, "plugin-cache")
 	}
-	return &Layer{cfg: cfg, workDir: workDir, logger: logger, initSem: make(chan struct{}, 1)}
+	return &Layer{cfg: cfg, workDir: workDir, logger: logger, initSem: make(chan struct{}, 1), treeSem: make(chan struct{}, 1)}
 }
 
 // DenyEnv names environment variables that hold driftd's own credentials
@@ -66,6 +71,11 @@ func (l *Layer) Check(ctx context.Context, snap drift.Snapshot) ([]drift.TargetR
 	if err := os.MkdirAll(l.cfg.PluginCacheDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create plugin cache: %w", err)
 	}
+	unlock, err := l.lockTree(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	rfs, err := repofs.Open(snap.Dir, snap.MaxFileSize)
 	if err != nil {
 		return nil, err
@@ -97,7 +107,7 @@ func (l *Layer) checkStack(ctx context.Context, src source, st Stack) drift.Targ
 	ctx, cancel := context.WithTimeout(ctx, st.Timeout.Std())
 	defer cancel()
 
-	plan, err := l.plan(ctx, src, st)
+	plan, saved, err := l.plan(ctx, src, st)
 	res := drift.TargetResult{Name: st.Name, Duration: time.Since(start)}
 	if err != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -112,6 +122,13 @@ func (l *Layer) checkStack(ctx context.Context, src source, st Stack) drift.Targ
 		return rules.Paths(drift.LayerInfra, st.Name, ignore.ObjectOf(drift.LayerInfra, addr))
 	})
 	res.Managed = Managed(plan)
+	if slices.ContainsFunc(res.Findings, func(f drift.Finding) bool { return f.Change == drift.ChangeDrifted }) {
+		// Apply mode may restore this drift with exactly this plan.
+		res.Private = saved
+	} else {
+		// Nothing to restore: do not keep a file that holds the state.
+		_ = os.Remove(saved.file)
+	}
 	logger.Debug("stack checked", "findings", len(res.Findings), "duration_seconds", res.Duration.Seconds())
 	return res
 }

@@ -23,20 +23,27 @@ const interruptGrace = 5 * time.Second
 
 // plan runs init, plan -out and show -json for one stack. When ctx ends
 // first, terraform is interrupted, then killed, and any provider process it
-// leaves behind is killed too.
-func (l *Layer) plan(ctx context.Context, src source, st Stack) (*tfjson.Plan, error) {
+// leaves behind is killed too. The plan file stays in the stack's data dir,
+// for apply mode; the caller removes it when apply has no use for it.
+func (l *Layer) plan(ctx context.Context, src source, st Stack) (*tfjson.Plan, *savedPlan, error) {
+	// The plan an earlier check saved must never stand for this one, even
+	// when this one fails before it plans.
+	planFile := filepath.Join(l.stackDataDir(st), planFileName)
+	if err := os.Remove(planFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, fmt.Errorf("stack %s: remove the previous plan: %w", st.Name, err)
+	}
 	rel, err := repofs.Clean(st.Dir)
 	if err == nil {
 		err = src.rfs.Dir(rel)
 	}
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("stack %s: directory %s not found in the repo", st.Name, st.Dir)
+		return nil, nil, fmt.Errorf("stack %s: directory %s not found in the repo", st.Name, st.Dir)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("stack %s: %w", st.Name, err)
+		return nil, nil, fmt.Errorf("stack %s: %w", st.Name, err)
 	}
 	if err := refusedIn(src.refused, rel); err != nil {
-		return nil, fmt.Errorf("stack %s: %w", st.Name, err)
+		return nil, nil, fmt.Errorf("stack %s: %w", st.Name, err)
 	}
 	for _, vf := range st.VarFiles {
 		p, err := repofs.Clean(path.Join(rel, filepath.ToSlash(vf)))
@@ -44,17 +51,17 @@ func (l *Layer) plan(ctx context.Context, src source, st Stack) (*tfjson.Plan, e
 			_, err = src.rfs.ReadFile(p)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("stack %s: var file %s: %w", st.Name, vf, err)
+			return nil, nil, fmt.Errorf("stack %s: var file %s: %w", st.Name, vf, err)
 		}
 	}
 	dir := filepath.Join(src.dir, filepath.FromSlash(rel))
 	dataDir := l.stackDataDir(st)
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("stack %s: %w", st.Name, err)
+		return nil, nil, fmt.Errorf("stack %s: %w", st.Name, err)
 	}
 	tf, err := tfexec.NewTerraform(dir, l.cfg.Binary)
 	if err != nil {
-		return nil, fmt.Errorf("stack %s: %w", st.Name, err)
+		return nil, nil, fmt.Errorf("stack %s: %w", st.Name, err)
 	}
 	tag := newRunTag()
 	defer func() {
@@ -67,16 +74,16 @@ func (l *Layer) plan(ctx context.Context, src source, st Stack) (*tfjson.Plan, e
 	env := l.env(st, dataDir)
 	env[runTagEnv] = tag
 	if err := tf.SetEnv(env); err != nil {
-		return nil, fmt.Errorf("stack %s: env: %w", st.Name, err)
+		return nil, nil, fmt.Errorf("stack %s: env: %w", st.Name, err)
 	}
 	if err := tf.SetWaitDelay(interruptGrace); err != nil {
-		return nil, fmt.Errorf("stack %s: %w", st.Name, err)
+		return nil, nil, fmt.Errorf("stack %s: %w", st.Name, err)
 	}
 
 	initMarker := filepath.Join(dataDir, "driftd-init")
 	fp, err := initFingerprint(dir, l.cfg.Binary, st)
 	if err != nil {
-		return nil, fmt.Errorf("stack %s: %w", st.Name, err)
+		return nil, nil, fmt.Errorf("stack %s: %w", st.Name, err)
 	}
 	// The dependency lock file that init writes when the repository has
 	// none is kept with the stack's data, and put back into the staged
@@ -110,20 +117,24 @@ func (l *Layer) plan(ctx context.Context, src source, st Stack) (*tfjson.Plan, e
 		if !repoHasLock {
 			if b, err := os.ReadFile(savedLock); err == nil {
 				if err := os.WriteFile(lockFile, b, 0o644); err != nil {
-					return nil, fmt.Errorf("stack %s: restore the lock file: %w", st.Name, err)
+					return nil, nil, fmt.Errorf("stack %s: restore the lock file: %w", st.Name, err)
 				}
 			}
 		}
 	} else if err := doInit(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if st.Workspace != "" {
 		if err := tf.WorkspaceSelect(ctx, st.Workspace); err != nil {
-			return nil, fmt.Errorf("stack %s: select workspace %s: %w", st.Name, st.Workspace, cleanErr(err))
+			return nil, nil, fmt.Errorf("stack %s: select workspace %s: %w", st.Name, st.Workspace, cleanErr(err))
 		}
 	}
-	planFile := filepath.Join(dataDir, "driftd.tfplan")
-	defer os.Remove(planFile)
+	kept := false
+	defer func() {
+		if !kept {
+			_ = os.Remove(planFile)
+		}
+	}()
 	opts := []tfexec.PlanOption{tfexec.Out(planFile), tfexec.Lock(l.cfg.Lock), tfexec.Refresh(true)}
 	for _, vf := range st.VarFiles {
 		opts = append(opts, tfexec.VarFile(vf))
@@ -138,18 +149,23 @@ func (l *Layer) plan(ctx context.Context, src source, st Stack) (*tfjson.Plan, e
 		// driftd does not parse; a stack that is simply broken fails init
 		// or the second plan the same way, with the same diagnostics.
 		if err := doInit(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		_, err = tf.Plan(ctx, opts...)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("stack %s: plan: %w", st.Name, cleanErr(err))
+		return nil, nil, fmt.Errorf("stack %s: plan: %w", st.Name, cleanErr(err))
 	}
 	p, err := tf.ShowPlanFile(ctx, planFile)
 	if err != nil {
-		return nil, fmt.Errorf("stack %s: show plan: %w", st.Name, cleanErr(err))
+		return nil, nil, fmt.Errorf("stack %s: show plan: %w", st.Name, cleanErr(err))
 	}
-	return p, nil
+	saved, err := keepPlan(planFile, p, st, dir, dataDir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("stack %s: keep the plan: %w", st.Name, err)
+	}
+	kept = true
+	return p, saved, nil
 }
 
 // env builds the environment of every terraform process of a stack: from
