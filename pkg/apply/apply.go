@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/driftd/driftd/pkg/config"
@@ -178,7 +179,17 @@ func Run(ctx context.Context, rep drift.Report, snap drift.Snapshot, o Options) 
 				failed = true
 			}
 			if a.Result == drift.ResultApplied {
-				o.Breaker.Record(key(p.layer, p.target.Name, a.Object), now(), changedBy(byObject[a.Object]))
+				// One action may restore several objects (the infra
+				// layer applies a stack's plan: "addr1, addr2").
+				objs := []string{a.Object}
+				if _, ok := byObject[a.Object]; !ok {
+					objs = strings.Split(a.Object, ", ")
+				}
+				for _, obj := range objs {
+					if f, ok := byObject[obj]; ok {
+						o.Breaker.Record(key(p.layer, p.target.Name, obj), now(), changedBy(f))
+					}
+				}
 			}
 			res.Actions = append(res.Actions, a)
 		}

@@ -169,3 +169,29 @@ driftd_apply_flapping{changed_by="kubectl-patch at 2026-12-05T10:00:00Z",layer="
 		t.Errorf("driftd_apply_total{result=applied} = %v", n)
 	}
 }
+
+// An action that restores several objects at once (a Terraform plan) counts
+// for each of them in the flap breaker.
+func TestFlapBreakerCountsEachObjectOfAPlan(t *testing.T) {
+	b, _ := NewBreaker("")
+	plan := applierFunc(func(_ context.Context, _ drift.Snapshot, _ drift.TargetResult, req drift.ApplyRequest) []drift.ActionResult {
+		return []drift.ActionResult{{Object: "local_file.a, local_file.b", Action: "plan", Result: drift.ResultApplied}}
+	})
+	c := cfg()
+	c.Targets = map[string][]string{"infra": {"net"}}
+	rep := drift.Report{Layers: []drift.LayerResult{{Layer: drift.LayerInfra, Targets: []drift.TargetResult{target("net",
+		drift.Finding{Object: "local_file.a", Change: drift.ChangeDrifted}, drift.Finding{Object: "local_file.b", Change: drift.ChangeDrifted})}}}}
+	now := time.Now()
+	for range 2 {
+		Run(t.Context(), rep, drift.Snapshot{}, Options{Config: c, Layers: map[drift.LayerName]drift.Applier{drift.LayerInfra: plan}, Breaker: b, Now: func() time.Time { return now }})
+	}
+	if b.Tripped(key(drift.LayerInfra, "net", "local_file.b"), now, c.FlapBreaker) == "" {
+		t.Error("local_file.b was restored twice by a plan, but the breaker did not count it")
+	}
+}
+
+type applierFunc func(context.Context, drift.Snapshot, drift.TargetResult, drift.ApplyRequest) []drift.ActionResult
+
+func (f applierFunc) Apply(ctx context.Context, s drift.Snapshot, t drift.TargetResult, r drift.ApplyRequest) []drift.ActionResult {
+	return f(ctx, s, t, r)
+}
