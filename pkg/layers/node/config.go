@@ -45,6 +45,8 @@ type Config struct {
 	// default: name, size and SHA-256 only, since a file written by hand
 	// may hold a credential) or "diff" (the whole content).
 	UnmanagedContent string `yaml:"unmanaged_content"`
+	// Apply configures apply mode for this layer.
+	Apply ApplyConfig `yaml:"apply"`
 }
 
 // SSHConfig references the SSH credentials for nodes.
@@ -83,6 +85,7 @@ func (c *Config) Defaults() {
 	if c.UnmanagedContent == "" {
 		c.UnmanagedContent = "hash"
 	}
+	c.Apply.defaults()
 }
 
 // Validate reports the section's errors, with paths relative to it.
@@ -107,6 +110,10 @@ func (c *Config) Validate() []yamlconf.FieldError {
 		} else if _, err := filepath.Match(s, "/"); err != nil {
 			add(fmt.Sprintf("scope %q is not a valid glob: %v", s, err), "scopes", strconv.Itoa(i))
 		}
+	}
+	for _, e := range c.Apply.validate() {
+		e.Path = append([]string{"apply"}, e.Path...)
+		errs = append(errs, e)
 	}
 	return errs
 }

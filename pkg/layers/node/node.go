@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -19,6 +20,8 @@ type Layer struct {
 	// allowed, when set, maps each node that may be contacted to how it is
 	// reached (see Reach); other nodes are reported, not contacted.
 	allowed map[string]string
+	// stdinWrap, in tests, wraps what apply writes to a node's stdin.
+	stdinWrap func(io.Writer) io.Writer
 }
 
 // Reach describes how a node is reached: its endpoint and its jump host's.
@@ -115,6 +118,9 @@ func (l *Layer) checkNodeTimed(ctx context.Context, roles *Roles, inv *Inventory
 		return res
 	}
 	res.Findings = Compare(h.Name, desired, got, l.cfg.Scopes, l.cfg.UnmanagedContent == "diff")
+	if len(res.Findings) > 0 {
+		res.Private = newRecord(inv, h, desired, got, res.Findings)
+	}
 	return res
 }
 

@@ -100,34 +100,11 @@ const maxStderr = 16 << 10
 // which ends a read of a stream that never ends. At most maxStderr bytes of
 // stderr are kept.
 func (c *SSHClient) Run(ctx context.Context, h Endpoint, jump *Endpoint, cmd string, read func(io.Reader) error) error {
-	var (
-		conn net.Conn
-		err  error
-		jc   *ssh.Client
-	)
-	if jump != nil {
-		jc, err = c.dial(ctx, *jump, nil)
-		if err != nil {
-			return fmt.Errorf("jump host %s: %w", hostPort(*jump), err)
-		}
-		defer jc.Close()
-		conn, err = jc.DialContext(ctx, "tcp", hostPort(h))
-		if err != nil {
-			return fmt.Errorf("dial %s through jump host %s: %w", hostPort(h), hostPort(*jump), err)
-		}
-	}
-	client, err := c.dial(ctx, h, conn)
+	client, closeAll, err := c.connect(ctx, h, jump)
 	if err != nil {
 		return err
 	}
-	defer client.Close()
-	stop := context.AfterFunc(ctx, func() {
-		client.Close()
-		if jc != nil {
-			jc.Close()
-		}
-	})
-	defer stop()
+	defer closeAll()
 
 	sess, err := client.NewSession()
 	if err != nil {
@@ -171,6 +148,42 @@ func (b *boundedBuffer) Write(p []byte) (int, error) {
 		b.Buffer.Write(p[:min(len(p), room)])
 	}
 	return len(p), nil
+}
+
+// connect opens one SSH connection to h (through jump, if set). ctx bounds
+// everything, the dial included: when it ends, the connection is closed.
+// closeAll closes it, and the jump host's.
+func (c *SSHClient) connect(ctx context.Context, h Endpoint, jump *Endpoint) (client *ssh.Client, closeAll func(), err error) {
+	var (
+		conn net.Conn
+		jc   *ssh.Client
+	)
+	if jump != nil {
+		jc, err = c.dial(ctx, *jump, nil)
+		if err != nil {
+			return nil, nil, fmt.Errorf("jump host %s: %w", hostPort(*jump), err)
+		}
+		conn, err = jc.DialContext(ctx, "tcp", hostPort(h))
+		if err != nil {
+			jc.Close()
+			return nil, nil, fmt.Errorf("dial %s through jump host %s: %w", hostPort(h), hostPort(*jump), err)
+		}
+	}
+	client, err = c.dial(ctx, h, conn)
+	if err != nil {
+		if jc != nil {
+			jc.Close()
+		}
+		return nil, nil, err
+	}
+	closeBoth := func() {
+		client.Close()
+		if jc != nil {
+			jc.Close()
+		}
+	}
+	stop := context.AfterFunc(ctx, closeBoth)
+	return client, func() { stop(); closeBoth() }, nil
 }
 
 // dial opens an SSH client to e, over conn if given.
