@@ -175,8 +175,21 @@ func TestApplyApp(t *testing.T) {
 func TestApplyAppRails(t *testing.T) {
 	w := newAppWorld(t)
 
+	// An object Git does not declare, with pruning on and the default
+	// deletion cap of 0: nothing is deleted.
+	w.kubectl("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: stray, namespace: shop}\ndata: {v: hand}\n", "apply", "-f", "-")
+	prune := w.config("  prune: true\n")
+	body, _ := os.ReadFile(prune)
+	write(t, prune, strings.Replace(string(body), "    kubeconfig:", "    unmanaged: {namespaces: [shop]}\n    kubeconfig:", 1))
+	code, r, out := applyRun(t, "-c", prune, "--repo", w.repo, "--yes", "-o", "json")
+	if code != 1 || !strings.HasPrefix(r.Blocked, "max_deletions") {
+		t.Fatalf("a deletion over max_deletions (0): exit %d, blocked %q\n%s", code, r.Blocked, out)
+	}
+	w.kubectl("", "get", "configmap", "-n", "shop", "stray")
+	w.kubectl("", "delete", "configmap", "-n", "shop", "stray")
+
 	w.kubectl("", "patch", "-n", "shop", "configmap", "a", "--type=merge", "--field-manager=some-operator", "-p", `{"data":{"v":"operator"}}`)
-	code, r, out := applyRun(t, "-c", w.config(""), "--repo", w.repo, "--yes", "-o", "json")
+	code, r, out = applyRun(t, "-c", w.config(""), "--repo", w.repo, "--yes", "-o", "json")
 	if code != 1 || len(r.Actions) != 1 || r.Actions[0].Result != "failed" || !strings.Contains(r.Actions[0].Reason, "some-operator") {
 		t.Fatalf("conflict with some-operator: exit %d, %+v\n%s", code, r.Actions, out)
 	}
@@ -185,7 +198,7 @@ func TestApplyAppRails(t *testing.T) {
 	}
 	// Configured to win over it, Git does.
 	force := w.config("")
-	body, _ := os.ReadFile(force)
+	body, _ = os.ReadFile(force)
 	write(t, force, strings.Replace(string(body), "    kubeconfig:", "    apply: {force_conflicts_with: [some-operator]}\n    kubeconfig:", 1))
 	if code, _, out := applyRun(t, "-c", force, "--repo", w.repo, "--yes", "-o", "json"); code != 0 || w.value("a") != "git" {
 		t.Fatalf("with force_conflicts_with: [some-operator]: exit %d, a = %q\n%s", code, w.value("a"), out)
