@@ -236,3 +236,54 @@ func TestApplyAppRails(t *testing.T) {
 		t.Errorf("the flap breaker keeps no history: %v", err)
 	}
 }
+
+// TestApplyInfra: `driftd apply` on a Terraform stack: a re-create needs
+// approval, a stack with a change merged in Git and never applied is left
+// alone (that belongs to the deployment path), and an approved restore
+// brings the stack back in sync.
+func TestApplyInfra(t *testing.T) {
+	g := newGitRepo(t)
+	g.apply()
+	motd := filepath.Join(g.reality, "motd")
+	write(t, motd, "edited by hand\n")
+	config := func(allowReplace bool) string {
+		p := filepath.Join(t.TempDir(), "driftd.yaml")
+		write(t, p, fmt.Sprintf("cache_dir: %s\nlayers:\n  infra:\n    binary: %s\n    env: {TF_CLI_CONFIG_FILE: %s}\n    stacks: [{dir: stacks/files, allow_replace: %t}]\napply:\n  enabled: true\n  targets: {infra: [stacks/files]}\n",
+			g.cache, g.terraform, g.config, allowReplace))
+		return p
+	}
+	result := func(r applyJSON) string {
+		if len(r.Actions) == 0 {
+			return "none"
+		}
+		return r.Actions[0].Result + ": " + r.Actions[0].Reason
+	}
+
+	_, r, out := applyRun(t, "-c", config(false), "--repo", g.work, "--yes", "-o", "json")
+	if got := result(r); !strings.HasPrefix(got, "skipped") || !strings.Contains(got, "allow_replace") || readString(t, motd) != "edited by hand\n" {
+		t.Fatalf("a re-create without allow_replace: %q, want skipped asking for allow_replace, nothing changed\n%s", got, out)
+	}
+
+	// A change merged in Git and never applied: the whole stack is left alone.
+	main := filepath.Join(g.work, "stacks/files/main.tf")
+	orig := readString(t, main)
+	write(t, main, orig+fmt.Sprintf("resource \"local_file\" \"extra\" {\n  filename = %q\n  content  = \"x\"\n}\n", filepath.Join(g.reality, "extra")))
+	_, r, out = applyRun(t, "-c", config(true), "--repo", g.work, "--yes", "-o", "json")
+	for _, a := range r.Actions {
+		if a.Result != "skipped" || !strings.HasPrefix(a.Reason, "pending") {
+			t.Errorf("with a pending change, %s: %s %q; want skipped as pending\n%s", a.Object, a.Result, a.Reason, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(g.reality, "extra")); err == nil || readString(t, motd) != "edited by hand\n" {
+		t.Fatalf("apply shipped the pending change or touched the stack (extra: %v)", err)
+	}
+
+	write(t, main, orig)
+	code, r, out := applyRun(t, "-c", config(true), "--repo", g.work, "--yes", "-o", "json")
+	if got := result(r); code != 0 || !strings.HasPrefix(got, "applied") || readString(t, motd) != "welcome\n" {
+		t.Fatalf("approved restore: exit %d, %q, motd %q\n%s", code, got, readString(t, motd), out)
+	}
+	if code, out := checkRun(t, "-c", config(true), "--repo", g.work); code != 0 {
+		t.Errorf("after apply the check must be in sync: exit %d\n%s", code, out)
+	}
+}
