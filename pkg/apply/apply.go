@@ -30,6 +30,7 @@ const (
 	ReasonFlapping     = "flapping"
 	ReasonEarlierFail  = "earlier_failure"
 	ReasonIgnored      = "ignored"
+	ReasonWindow       = "window"
 )
 
 // Options configure one apply run.
@@ -140,7 +141,10 @@ func Run(ctx context.Context, rep drift.Report, snap drift.Snapshot, o Options) 
 	}
 
 	block := ""
+	open, why := o.Config.Windows.Open(now())
 	switch {
+	case !open && changes > 0:
+		block = ReasonWindow + ": " + why + "; nothing was applied"
 	case changes > o.Config.MaxChanges:
 		block = fmt.Sprintf("%s: %d changes exceed apply.max_changes (%d); nothing was applied", ReasonMaxChanges, changes, o.Config.MaxChanges)
 	case deletions > o.Config.MaxDeletions:

@@ -195,3 +195,21 @@ type applierFunc func(context.Context, drift.Snapshot, drift.TargetResult, drift
 func (f applierFunc) Apply(ctx context.Context, s drift.Snapshot, t drift.TargetResult, r drift.ApplyRequest) []drift.ActionResult {
 	return f(ctx, s, t, r)
 }
+
+// Outside its time windows, apply applies nothing and says why.
+func TestRunOutsideWindow(t *testing.T) {
+	c := cfg()
+	c.Windows = config.Windows{Allow: []string{"Mon-Fri 09:00-17:00"}}
+	fa := &fakeApplier{}
+	saturday := time.Date(2026, 12, 12, 10, 0, 0, 0, time.UTC)
+	rep := report(target("shop", drift.Finding{Object: "a", Change: drift.ChangeChanged}))
+	res := Run(t.Context(), rep, drift.Snapshot{}, Options{Config: c, Layers: map[drift.LayerName]drift.Applier{drift.LayerApp: fa}, Now: func() time.Time { return saturday }})
+	if len(fa.calls) != 0 || !strings.HasPrefix(res.Blocked, ReasonWindow) || !strings.Contains(res.Blocked, "Sat 10:00") {
+		t.Errorf("outside the window: calls %v, blocked %q", fa.calls, res.Blocked)
+	}
+	monday := saturday.AddDate(0, 0, 2)
+	res = Run(t.Context(), rep, drift.Snapshot{}, Options{Config: c, Layers: map[drift.LayerName]drift.Applier{drift.LayerApp: fa}, Now: func() time.Time { return monday }})
+	if res.Count(drift.ResultApplied) != 1 {
+		t.Errorf("inside the window: %v", results(res))
+	}
+}

@@ -137,6 +137,8 @@ type Apply struct {
 	// InServe applies after each check of `driftd serve` (by the leader
 	// only). It defaults to false: `driftd apply` is then the only way.
 	InServe bool `yaml:"in_serve"`
+	// Windows says when apply may run; any time by default.
+	Windows Windows `yaml:"windows"`
 }
 
 // FlapBreaker configures the flap breaker of apply mode.

@@ -170,6 +170,9 @@ func (c *Config) validate(checkout bool) []yamlconf.FieldError {
 			}
 		}
 	}
+	for _, e := range c.Apply.Windows.validate() {
+		add(e, "apply", "windows")
+	}
 	if c.Apply.MaxChanges < 0 || c.Apply.MaxDeletions < 0 {
 		add("must not be negative", "apply", "max_changes")
 	}
