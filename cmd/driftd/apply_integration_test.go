@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/driftd/driftd/internal/testenv"
 )
@@ -285,5 +286,46 @@ func TestApplyInfra(t *testing.T) {
 	}
 	if code, out := checkRun(t, "-c", config(true), "--repo", g.work); code != 0 {
 		t.Errorf("after apply the check must be in sync: exit %d\n%s", code, out)
+	}
+}
+
+// TestApplyInServe: with apply.in_serve, driftd serve brings drift back
+// after a check, and shows it: /api/v1/apply, the status page and
+// driftd_apply_total.
+func TestApplyInServe(t *testing.T) {
+	w := newAppWorld(t)
+	git := func(args ...string) {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = w.repo
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@e", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@e")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	git("init", "-q", "-b", "main")
+	git("add", "-A")
+	git("commit", "-q", "-m", "apps")
+	cfg := w.config("  in_serve: true\nrepo: {url: \"file://" + w.repo + "\", branch: main}\nschedule: \"@every 2s\"\n")
+	w.kubectl("", "patch", "-n", "shop", "configmap", "a", "--type=merge", "-p", `{"data":{"v":"hand"}}`)
+
+	p := startServe(t, cfg)
+	series := `driftd_apply_total{layer="app",result="applied",target="shop"}`
+	if !eventually(60*time.Second, func() bool { return p.metric(series) != "" }) {
+		t.Fatalf("no %s after a minute", series)
+	}
+	if v := w.value("a"); v != "git" {
+		t.Errorf("a = %q after serve applied, want git", v)
+	}
+	code, body := p.get("/api/v1/apply")
+	if code != 200 || !strings.Contains(body, `"object": "core/ConfigMap/shop/a"`) || !strings.Contains(body, `"result": "applied"`) {
+		t.Errorf("/api/v1/apply: %d\n%s", code, body)
+	}
+	if _, page := p.get("/"); !strings.Contains(page, `id="apply"`) {
+		t.Errorf("the status page has no apply section")
+	}
+	// The check after the apply is in sync.
+	if !eventually(30*time.Second, func() bool { _, r := p.get("/api/v1/report"); return strings.Contains(r, `"status": "in_sync"`) }) {
+		_, r := p.get("/api/v1/report")
+		t.Errorf("the report after apply is not in sync:\n%.2000s", r)
 	}
 }
