@@ -107,7 +107,7 @@ func runApply(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintf(stderr, "driftd apply: %v\n", err)
 		return 1
 	}
-	opts := apply.Options{Config: cfg.Apply, DryRun: true, Layers: appliers, Breaker: breaker}
+	opts := apply.Options{Config: cfg.Apply, DryRun: true, Layers: appliers, Breaker: breaker, Logger: logger}
 
 	// What would be done, always first: a dry run on the servers.
 	plan := apply.Run(ctx, rep, snap, opts)

@@ -98,7 +98,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			}
 		}
 		ac := &applyingChecker{eng: eng, metrics: apply.NewMetrics(reg), logger: logger.With("mode", "apply"),
-			opts: apply.Options{Config: cfg.Apply, Layers: appliers, Breaker: breaker}}
+			opts: apply.Options{Config: cfg.Apply, Layers: appliers, Breaker: breaker, Logger: logger.With("mode", "apply")}}
 		checker, lastApply = ac, ac.last
 		logger.Warn("apply mode is on: drift in apply.targets is brought back to Git after each check", "targets", fmt.Sprint(cfg.Apply.Targets))
 	}

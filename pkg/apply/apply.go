@@ -9,6 +9,7 @@ package apply
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path"
 	"slices"
 	"strings"
@@ -46,6 +47,9 @@ type Options struct {
 	Breaker *Breaker
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Logger, when set, gets one line per action, with its diff (before
+	// and after, as the finding showed it; never a secret value).
+	Logger *slog.Logger
 }
 
 // Result is the outcome of one apply run.
@@ -157,6 +161,7 @@ func Run(ctx context.Context, rep drift.Report, snap drift.Snapshot, o Options) 
 				skip(p.layer, p.target.Name, f, drift.ResultBlocked, block)
 			}
 		}
+		o.log(res)
 		return res
 	}
 
@@ -198,7 +203,27 @@ func Run(ctx context.Context, rep drift.Report, snap drift.Snapshot, o Options) 
 			res.Actions = append(res.Actions, a)
 		}
 	}
+	o.log(res)
 	return res
+}
+
+// log writes one line per action: applied and failed ones at info and
+// warn, with their diff; the others at debug.
+func (o Options) log(res Result) {
+	if o.Logger == nil {
+		return
+	}
+	for _, a := range res.Actions {
+		attrs := []any{"layer", a.Layer, "target", a.Target, "object", a.Object, "action", a.Action, "result", a.Result, "dry_run", res.DryRun, "revision", res.Revision}
+		switch a.Result {
+		case drift.ResultApplied:
+			o.Logger.Info("apply action", append(attrs, "diff", a.Diff)...)
+		case drift.ResultFailed, drift.ResultBlocked:
+			o.Logger.Warn("apply action", append(attrs, "reason", a.Reason)...)
+		default:
+			o.Logger.Debug("apply action", append(attrs, "reason", a.Reason)...)
+		}
+	}
 }
 
 // allowed reports whether target matches one of the patterns.

@@ -77,7 +77,6 @@ func (l *Layer) Apply(ctx context.Context, _ drift.Snapshot, target drift.Target
 	var out []drift.ActionResult
 	for _, f := range req.Findings {
 		r := l.applyOne(ctx, recs, f, req.DryRun)
-		l.logger.Info("apply", "target", target.Name, "object", f.Object, "action", r.Action, "result", r.Result, "reason", r.Reason, "dry_run", req.DryRun)
 		out = append(out, r)
 		if r.Result == drift.ResultFailed {
 			break
