@@ -91,7 +91,7 @@ func Run(ctx context.Context, rep drift.Report, snap drift.Snapshot, o Options) 
 	}
 	res := Result{Revision: rep.Revision, DryRun: o.DryRun}
 	skip := func(l drift.LayerName, t string, f drift.Finding, result, reason string) {
-		res.Actions = append(res.Actions, drift.ActionResult{Layer: l, Target: t, Object: f.Object, Action: action(f), Result: result, Reason: reason, Diff: f.Diff})
+		res.Actions = append(res.Actions, drift.ActionResult{Layer: l, Target: t, Object: f.Object, Action: drift.ActionFor(f), Result: result, Reason: reason, Diff: f.Diff})
 	}
 
 	var plan []planned
@@ -236,17 +236,6 @@ func allowed(patterns []string, target string) bool {
 	return false
 }
 
-// action names what apply does about a finding.
-func action(f drift.Finding) string {
-	switch f.Change {
-	case drift.ChangeMissing:
-		return "create"
-	case drift.ChangeUnmanaged:
-		return "delete"
-	default:
-		return "restore"
-	}
-}
 
 func key(l drift.LayerName, target, object string) string {
 	return string(l) + "\x00" + target + "\x00" + object

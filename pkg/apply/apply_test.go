@@ -25,7 +25,7 @@ func (a *fakeApplier) Apply(_ context.Context, _ drift.Snapshot, t drift.TargetR
 	var out []drift.ActionResult
 	for _, f := range req.Findings {
 		a.calls = append(a.calls, t.Name+" "+f.Object)
-		r := drift.ActionResult{Object: f.Object, Action: action(f), Result: drift.ResultApplied}
+		r := drift.ActionResult{Object: f.Object, Action: drift.ActionFor(f), Result: drift.ResultApplied}
 		if req.DryRun {
 			r.Result = drift.ResultWouldApply
 		}

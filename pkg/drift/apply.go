@@ -52,3 +52,16 @@ type ActionResult struct {
 	// Diff is the change, before to after, as the finding showed it.
 	Diff string `json:"diff,omitempty"`
 }
+
+// ActionFor names what apply does about a finding: create what is
+// missing, delete what is unmanaged, restore the rest.
+func ActionFor(f Finding) string {
+	switch f.Change {
+	case ChangeMissing:
+		return "create"
+	case ChangeUnmanaged:
+		return "delete"
+	default:
+		return "restore"
+	}
+}

@@ -15,7 +15,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
@@ -442,43 +441,14 @@ func diffs(fs []drift.Finding) string {
 // this process; an flock in the work dir covers other driftd processes
 // sharing it (driftd serve next to a driftd apply).
 func (l *Layer) lockTree(ctx context.Context) (unlock func(), err error) {
-	select {
-	case l.treeSem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
 	if err := os.MkdirAll(l.workDir, 0o755); err != nil {
-		<-l.treeSem
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(l.workDir, ".driftd-tree.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	unlock, err = lockFile(ctx, l.treeSem, filepath.Join(l.workDir, ".driftd-tree.lock"), 100*time.Millisecond)
 	if err != nil {
-		<-l.treeSem
 		return nil, fmt.Errorf("work dir lock: %w", err)
 	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			<-l.treeSem
-			return nil, fmt.Errorf("work dir lock: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			<-l.treeSem
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-		<-l.treeSem
-	}, nil
+	return unlock, nil
 }
 
 var _ drift.Applier = (*Layer)(nil)

@@ -17,15 +17,25 @@ import (
 // an flock on a file in the cache covers other driftd processes sharing it.
 // Only init holds the lock; plans still run in parallel.
 func (l *Layer) lockInit(ctx context.Context) (unlock func(), err error) {
+	unlock, err = lockFile(ctx, l.initSem, filepath.Join(l.cfg.PluginCacheDir, ".driftd-init.lock"), 50*time.Millisecond)
+	if err != nil {
+		return nil, fmt.Errorf("plugin cache lock: %w", err)
+	}
+	return unlock, nil
+}
+
+// lockFile takes sem (this process), then an flock on the file at path
+// (other processes), polling every poll until ctx ends.
+func lockFile(ctx context.Context, sem chan struct{}, path string, poll time.Duration) (unlock func(), err error) {
 	select {
-	case l.initSem <- struct{}{}:
+	case sem <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	f, err := os.OpenFile(filepath.Join(l.cfg.PluginCacheDir, ".driftd-init.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		<-l.initSem
-		return nil, fmt.Errorf("plugin cache lock: %w", err)
+		<-sem
+		return nil, err
 	}
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
@@ -34,20 +44,20 @@ func (l *Layer) lockInit(ctx context.Context) (unlock func(), err error) {
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			f.Close()
-			<-l.initSem
-			return nil, fmt.Errorf("plugin cache lock: %w", err)
+			<-sem
+			return nil, err
 		}
 		select {
 		case <-ctx.Done():
 			f.Close()
-			<-l.initSem
+			<-sem
 			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(poll):
 		}
 	}
 	return func() {
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
-		<-l.initSem
+		<-sem
 	}, nil
 }

@@ -221,7 +221,7 @@ func (a *nodeApply) run(ctx context.Context, findings []drift.Finding) []drift.A
 	var reloadRows []int
 	var units []string // units whose definition changed, for the reload and restarts
 	for _, f := range findings {
-		r := drift.ActionResult{Object: f.Object, Action: actionOf(f), Diff: f.Diff}
+		r := drift.ActionResult{Object: f.Object, Action: drift.ActionFor(f), Diff: f.Diff}
 		switch {
 		case a.failed != "":
 			r.Result, r.Reason = drift.ResultBlocked, a.failed
@@ -382,17 +382,6 @@ func (l *Layer) restartCommand() string {
 	return l.cfg.Apply.RestartCommand
 }
 
-// actionOf names what apply does about a finding, as pkg/apply does.
-func actionOf(f drift.Finding) string {
-	switch f.Change {
-	case drift.ChangeMissing:
-		return "create"
-	case drift.ChangeUnmanaged:
-		return "delete"
-	default:
-		return "restore"
-	}
-}
 
 func changedReason(was, now string) string {
 	switch {
