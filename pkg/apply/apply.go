@@ -236,7 +236,6 @@ func allowed(patterns []string, target string) bool {
 	return false
 }
 
-
 func key(l drift.LayerName, target, object string) string {
 	return string(l) + "\x00" + target + "\x00" + object
 }

@@ -382,7 +382,6 @@ func (l *Layer) restartCommand() string {
 	return l.cfg.Apply.RestartCommand
 }
 
-
 func changedReason(was, now string) string {
 	switch {
 	case was == liveAbsent:
