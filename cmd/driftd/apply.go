@@ -15,11 +15,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/driftd/driftd/pkg/apply"
-	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
-	"github.com/driftd/driftd/pkg/engine"
 	"github.com/driftd/driftd/pkg/report"
-	"github.com/driftd/driftd/pkg/source"
 )
 
 const applyUsage = `Usage: driftd apply [flags]
@@ -68,14 +65,7 @@ func runApply(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintf(stderr, "driftd apply: unknown output format %q: use text or json\n", f.output)
 		return 1
 	}
-	loader := config.LoadFile
-	if f.repo != "" {
-		loader = config.LoadFileForCheckout
-		if !flagWasSet(fs, "config", "c") {
-			f.config = filepath.Join(f.repo, "driftd.yaml")
-		}
-	}
-	cfg, logger, layers, err := f.loadWith(loader, stderr, f.layers, nil)
+	cfg, logger, layers, eng, err := f.loadEngine(fs, f.repo, stderr, f.layers)
 	if err != nil {
 		fmt.Fprintf(stderr, "driftd apply: %v\n", err)
 		return 1
@@ -87,11 +77,7 @@ func runApply(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 
-	var src engine.Source = source.NewGit(cfg.Repo, cfg.CacheDir, logger)
-	if f.repo != "" {
-		src = source.NewLocal(f.repo)
-	}
-	rep, snap := engine.New(src, layers, logger, engine.Options{MaxFileSize: int64(cfg.Repo.MaxFileSize), Ignore: cfg.Ignore}).RunSnapshot(ctx)
+	rep, snap := eng.RunSnapshot(ctx)
 	if !rep.Source.Synced {
 		fmt.Fprintf(stderr, "driftd apply: the repository could not be synced, nothing is applied: %s\n", rep.Source.Error)
 		return 1

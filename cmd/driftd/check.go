@@ -6,17 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
 	"golang.org/x/term"
 
-	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
-	"github.com/driftd/driftd/pkg/engine"
 	"github.com/driftd/driftd/pkg/report"
-	"github.com/driftd/driftd/pkg/source"
 )
 
 const checkUsage = `Usage: driftd check [flags]
@@ -157,22 +153,11 @@ func failedReport(err error) drift.Report {
 // checkOnce is a check of one revision: the --repo checkout, or the
 // repository the config names.
 func (f *checkFlags) checkOnce(ctx context.Context, fs *flag.FlagSet, stderr io.Writer) (drift.Report, error) {
-	loader := config.LoadFile
-	if f.repo != "" {
-		loader = config.LoadFileForCheckout
-		if !flagWasSet(fs, "config", "c") {
-			f.config = filepath.Join(f.repo, "driftd.yaml")
-		}
-	}
-	cfg, logger, layers, err := f.loadWith(loader, stderr, f.layers, nil)
+	_, _, _, eng, err := f.loadEngine(fs, f.repo, stderr, f.layers)
 	if err != nil {
 		return drift.Report{}, err
 	}
-	var src engine.Source = source.NewGit(cfg.Repo, cfg.CacheDir, logger)
-	if f.repo != "" {
-		src = source.NewLocal(f.repo)
-	}
-	return engine.New(src, layers, logger, engine.Options{MaxFileSize: int64(cfg.Repo.MaxFileSize), Ignore: cfg.Ignore}).Run(ctx), nil
+	return eng.Run(ctx), nil
 }
 
 // isTerminal reports whether w is a terminal, where colour is welcome.

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 
 	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
+	"github.com/driftd/driftd/pkg/engine"
+	"github.com/driftd/driftd/pkg/source"
 )
 
 // commonFlags are the flags every command that loads a config takes.
@@ -56,6 +59,30 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (code int, do
 // wires the enabled layers (only those in only, when set).
 func (c *commonFlags) load(stderr io.Writer, only []string, adjust func(*config.Config)) (*config.Config, *slog.Logger, []drift.Layer, error) {
 	return c.loadWith(config.LoadFile, stderr, only, adjust)
+}
+
+// loadEngine loads the config for a command that takes --repo and builds
+// its engine: with a checkout (repo), driftd.yaml is read from it unless
+// --config was given, repo.url may be empty, and the checkout is used as
+// it is; without one, the configured remote is cloned or fetched.
+func (c *commonFlags) loadEngine(fs *flag.FlagSet, repo string, stderr io.Writer, only []string) (*config.Config, *slog.Logger, []drift.Layer, *engine.Engine, error) {
+	loader := config.LoadFile
+	if repo != "" {
+		loader = config.LoadFileForCheckout
+		if !flagWasSet(fs, "config", "c") {
+			c.config = filepath.Join(repo, "driftd.yaml")
+		}
+	}
+	cfg, logger, layers, err := c.loadWith(loader, stderr, only, nil)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	var src engine.Source = source.NewGit(cfg.Repo, cfg.CacheDir, logger)
+	if repo != "" {
+		src = source.NewLocal(repo)
+	}
+	eng := engine.New(src, layers, logger, engine.Options{MaxFileSize: int64(cfg.Repo.MaxFileSize), Ignore: cfg.Ignore})
+	return cfg, logger, layers, eng, nil
 }
 
 // loadWith is load with another config loader.
