@@ -18,10 +18,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/sys/unix"
 
 	"github.com/driftd/driftd/pkg/drift"
 	"github.com/driftd/driftd/pkg/yamlconf"
@@ -595,41 +595,59 @@ func (w *sshWriter) run(ctx context.Context, cmd string, stdin []byte) (string, 
 
 // fileScript is the shell script that writes (tmp set: the content comes
 // on stdin) or removes op.path on the node, or, in a dry run, only
-// compares. It needs a POSIX shell and sha256sum. It compares the live
-// file with the state the check saw before it starts and again just before
-// the rename or removal. The content goes to a temporary file in the same
-// directory, which is checked against the content's hash (a connection that
-// drops mid-way leaves it short), given its owner and mode and synced, then
-// renamed over the path: the path holds the old file or the new one, never
-// a part. A temporary file is removed when the script ends or is
-// interrupted; one left by a script that was killed is removed by the next
-// write to that directory.
+// compares. It needs a POSIX shell, sha256sum and, to write, /proc. It
+// reaches the file's directory from / one component at a time, refusing
+// any that is a symbolic link or not a directory (cd -P, then pwd -P must
+// be the path as named), and works inside it with relative names, so that
+// a directory on the path swapped for a link cannot lead it elsewhere. It
+// compares the live file with the state the check saw before it starts
+// and again just before the rename or removal, when it also checks that
+// the directory is still the one the path names. The content goes to a
+// temporary file in the same directory, created exclusively and kept open,
+// which is checked against the content's hash (a connection that drops
+// mid-way leaves it short), given its owner and mode and synced through
+// that open descriptor (/proc/self/fd: never through a name that could
+// have been swapped for a link), then renamed over the path: the path
+// holds the old file or the new one, never a part. A temporary file is
+// removed when the script ends or is interrupted; one left by a script
+// that was killed is removed by the next write to that directory.
 func fileScript(op fileOp, tmp string) string {
 	dir := path.Dir(op.path)
 	var b strings.Builder
-	b.WriteString("set -f; umask 077; ")
-	fmt.Fprintf(&b, "f=%s; d=%s; old=%s; ", shellQuote(op.path), shellQuote(dir), shellQuote(op.live))
+	b.WriteString("set -f; umask 077; unset CDPATH; ")
+	// f is the path, n its name relative to the directory.
+	fmt.Fprintf(&b, "f=%s; d=%s; old=%s; n=\"./${f##*/}\"; ", shellQuote(op.path), shellQuote(dir), shellQuote(op.live))
 	b.WriteString(`answer() { echo "` + applyMarker + ` $*"; }; `)
 	b.WriteString(`command -v sha256sum >/dev/null 2>&1 || { answer error sha256sum is not installed on the node; exit 1; }; `)
-	b.WriteString(`live() { if [ -L "$f" ]; then echo ` + liveOther + `; elif [ ! -e "$f" ]; then echo ` + liveAbsent +
-		`; elif [ -f "$f" ]; then s=$(sha256sum <"$f") || exit 1; echo "${s%% *}"; else echo ` + liveOther + `; fi; }; `)
-	b.WriteString(`same() { now=$(live) || { answer error cannot read the file; exit 1; }; [ "$now" = "$old" ] || { answer changed "$now"; exit 0; }; }; `)
+	b.WriteString(`bad() { answer error "$1" 'is a symbolic link or not a directory: apply writes only through real directories, never through a link; fix it by hand'; exit 1; }; `)
+	// into enters $d from /, component by component; with an argument it
+	// creates missing directories, without it it returns 1 at the first.
+	b.WriteString(`into() { mk=$1; cd / || exit 1; p=; IFS=/; set -- $d; unset IFS; for c in "$@"; do [ -n "$c" ] || continue; p=$p/$c; ` +
+		`if [ ! -e "./$c" ] && [ ! -L "./$c" ]; then [ -n "$mk" ] || return 1; (umask 022 && mkdir -- "./$c") || exit 1; fi; ` +
+		`cd -P -- "./$c" 2>/dev/null && [ "$(pwd -P)" = "$p" ] || bad "$p"; done; here; }; `)
+	// here checks that the working directory is still $d as named.
+	b.WriteString(`here() { [ "$(pwd -P)" = "$d" ] || bad "$d"; }; `)
+	b.WriteString(`live() { if [ -L "$n" ]; then echo ` + liveOther + `; elif [ ! -e "$n" ]; then echo ` + liveAbsent +
+		`; elif [ -f "$n" ]; then s=$(sha256sum <"$n") || exit 1; echo "${s%% *}"; else echo ` + liveOther + `; fi; }; `)
+	b.WriteString(`in=; into && in=1; `)
+	b.WriteString(`same() { now=` + liveAbsent + `; if [ -n "$in" ]; then now=$(live) || { answer error cannot read the file; exit 1; }; fi; ` +
+		`[ "$now" = "$old" ] || { answer changed "$now"; exit 0; }; }; `)
 	b.WriteString("same; ")
 	switch {
 	case op.dryRun:
 		b.WriteString("answer ok")
 	case op.want == nil:
-		b.WriteString(`rm -f -- "$f" || exit 1; sync -- "$d" 2>/dev/null || sync; answer ok`)
+		b.WriteString(`[ -n "$in" ] || { answer ok; exit 0; }; here; rm -f -- "$n" || exit 1; sync -- . 2>/dev/null || sync; answer ok`)
 	default:
-		fmt.Fprintf(&b, "t=%s; new=%s; ", shellQuote(tmp), sha256hex(op.want.Content))
+		fmt.Fprintf(&b, "t=%s; new=%s; ", shellQuote("./"+path.Base(tmp)), sha256hex(op.want.Content))
+		b.WriteString(`[ -n "$in" ] || { into mk; in=1; }; `)
 		b.WriteString(`trap 'rm -f -- "$t"' EXIT; trap 'rm -f -- "$t"; exit 1' HUP INT TERM PIPE; `)
-		b.WriteString(`[ -d "$d" ] || (umask 022 && mkdir -p -- "$d") || exit 1; `)
-		b.WriteString(`set +f; for s in "$d"/` + tempPrefix + `*` + tempSuffix + `; do [ -f "$s" ] && [ ! -L "$s" ] && rm -f -- "$s"; done; set -f; `)
-		b.WriteString(`cat >"$t" || exit 1; `)
-		b.WriteString(`s=$(sha256sum <"$t") || exit 1; [ "${s%% *}" = "$new" ] || { answer error the content arrived incomplete; exit 1; }; `)
-		fmt.Fprintf(&b, "chown -- %s \"$t\" && chmod -- %s \"$t\" || exit 1; ", shellQuote(op.want.Owner+":"+op.want.Group), octal(op.want.Mode))
-		b.WriteString(`sync -- "$t" 2>/dev/null || sync; `)
-		b.WriteString(`same; mv -f -- "$t" "$f" || exit 1; sync -- "$d" 2>/dev/null || sync; answer ok`)
+		b.WriteString(`set +f; for s in ./` + tempPrefix + `*` + tempSuffix + `; do [ -f "$s" ] && [ ! -L "$s" ] && rm -f -- "$s"; done; set -f; `)
+		b.WriteString(`set -C; exec 3>"$t" || exit 1; set +C; cat >&3 || exit 1; `)
+		b.WriteString(`s=$(sha256sum </proc/self/fd/3) || exit 1; [ "${s%% *}" = "$new" ] || { answer error the content arrived incomplete; exit 1; }; `)
+		fmt.Fprintf(&b, "chown -- %s /proc/self/fd/3 && chmod -- %s /proc/self/fd/3 || exit 1; ", shellQuote(op.want.Owner+":"+op.want.Group), octal(op.want.Mode))
+		b.WriteString(`sync -- /proc/self/fd/3 2>/dev/null || sync; exec 3>&-; `)
+		b.WriteString(`same; here; mv -f -- "$t" "$n" || exit 1; sync -- . 2>/dev/null || sync; answer ok`)
 	}
 	return b.String()
 }
@@ -649,47 +667,172 @@ func (t localTransport) openWriter(_ context.Context, rec *nodeRecord, _ func(io
 	if err != nil {
 		return nil, fmt.Errorf("open host root: %w", err)
 	}
-	return &localWriter{root: root}, nil
+	fd, err := openat(unix.AT_FDCWD, t.root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		root.Close()
+		return nil, fmt.Errorf("open host root: %w", &fs.PathError{Op: "open", Path: t.root, Err: err})
+	}
+	return &localWriter{root: root, fd: fd}, nil
 }
 
 // localWriter changes the files of the node driftd runs on, through its
-// mounted root, with the same steps as the SSH script.
-type localWriter struct{ root *os.Root }
+// mounted root, with the same steps as the SSH script. It reaches a file's
+// directory one component at a time without following symbolic links
+// (openat with O_NOFOLLOW|O_DIRECTORY), and creates, renames and removes
+// files relative to that directory's descriptor: a directory on the path
+// swapped for a link after the check cannot lead a write or a removal
+// outside the directory as named, and so outside layers.node.scopes.
+type localWriter struct {
+	// root reads the host's account names.
+	root *os.Root
+	// fd is the host root's directory.
+	fd int
+}
 
-func (w *localWriter) close() { w.root.Close() }
+func (w *localWriter) close() {
+	w.root.Close()
+	_ = unix.Close(w.fd)
+}
+
+// linkedDirError says that a directory on a path is a symbolic link, or
+// not a directory: apply does not go through it.
+type linkedDirError struct{ dir string }
+
+func (e *linkedDirError) Error() string {
+	return Escape(e.dir) + " is a symbolic link or not a directory: apply writes only through real directories, never through a link; fix it by hand"
+}
+
+// openat is unix.Openat, tried again when a signal interrupts it.
+func openat(dirfd int, name string, flags int, mode uint32) (int, error) {
+	for {
+		fd, err := unix.Openat(dirfd, name, flags, mode)
+		if !errors.Is(err, unix.EINTR) {
+			return fd, err
+		}
+	}
+}
+
+const dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+
+// openDir opens dir, a path relative to the host root, one component at a
+// time, never following a symbolic link. With create it makes missing
+// directories (mode 0755, less the umask); otherwise a missing one is an
+// error that matches fs.ErrNotExist. The caller closes the descriptor.
+func (w *localWriter) openDir(dir string, create bool) (int, error) {
+	fd, err := openat(w.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open host root: %w", err)
+	}
+	shown := ""
+	for _, c := range strings.Split(dir, "/") {
+		if c == "" || c == "." {
+			continue
+		}
+		shown += "/" + c
+		if c == ".." {
+			_ = unix.Close(fd)
+			return -1, fmt.Errorf("%s: a path with .. in it", Escape(shown))
+		}
+		next, err := openat(fd, c, dirFlags, 0)
+		if errors.Is(err, unix.ENOENT) && create {
+			if err = unix.Mkdirat(fd, c, 0o755); err == nil || errors.Is(err, unix.EEXIST) {
+				next, err = openat(fd, c, dirFlags, 0)
+			}
+		}
+		_ = unix.Close(fd)
+		switch {
+		case err == nil:
+			fd = next
+		case errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR):
+			return -1, &linkedDirError{dir: shown}
+		default:
+			return -1, &fs.PathError{Op: "open", Path: Escape(shown), Err: err}
+		}
+	}
+	return fd, nil
+}
+
+// stillAt checks that dir, walked again from the host root, is still the
+// directory open as fd: that no directory on its path was replaced while
+// apply worked in it.
+func (w *localWriter) stillAt(dir string, fd int) error {
+	now, err := w.openDir(dir, false)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(now)
+	var a, b unix.Stat_t
+	if err := unix.Fstat(fd, &a); err != nil {
+		return err
+	}
+	if err := unix.Fstat(now, &b); err != nil {
+		return err
+	}
+	if a.Dev != b.Dev || a.Ino != b.Ino {
+		return fmt.Errorf("/%s was replaced while apply worked in it: nothing was written; check again", Escape(strings.TrimSuffix(dir, "/")))
+	}
+	return nil
+}
 
 func (w *localWriter) file(ctx context.Context, op fileOp) (string, bool, error) {
 	rel := strings.TrimPrefix(op.path, "/")
-	dir := path.Dir(rel)
-	now, err := w.live(rel)
-	if err != nil || now != op.live || op.dryRun {
-		return now, err == nil && now == op.live, err
+	dir, base := path.Split(rel)
+	if base == "" || base == "." || base == ".." {
+		return "", false, fmt.Errorf("%s: not a file's path", Escape(op.path))
 	}
-	if op.want == nil {
-		if err := w.root.Remove(rel); err != nil {
+	now := liveAbsent
+	d, err := w.openDir(dir, false)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// A directory on the path is missing, and so is the file.
+		d = -1
+	case err != nil:
+		return "", false, err
+	default:
+		defer func() { _ = unix.Close(d) }()
+		if now, err = w.live(d, base); err != nil {
 			return "", false, err
 		}
-		return now, true, w.syncDir(dir)
+	}
+	if now != op.live || op.dryRun {
+		return now, now == op.live, nil
+	}
+	if op.want == nil {
+		if d < 0 {
+			return now, true, nil // nothing there to remove
+		}
+		if err := w.stillAt(dir, d); err != nil {
+			return "", false, err
+		}
+		if err := unix.Unlinkat(d, base, 0); err != nil {
+			return "", false, &fs.PathError{Op: "remove", Path: Escape(op.path), Err: err}
+		}
+		return now, true, fsyncDir(d, dir)
 	}
 	uid, gid, err := w.ids(op.want.Owner, op.want.Group)
 	if err != nil {
 		return "", false, err
 	}
-	if err := w.root.MkdirAll(dir, 0o755); err != nil {
-		return "", false, err
+	if d < 0 {
+		if d, err = w.openDir(dir, true); err != nil {
+			return "", false, err
+		}
+		defer func() { _ = unix.Close(d) }()
 	}
-	w.removeStale(dir)
-	tmp := path.Join(dir, tempBase())
-	f, err := w.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	w.removeStale(d)
+	tmp := tempBase()
+	tfd, err := openat(d, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return "", false, err
+		return "", false, &fs.PathError{Op: "create", Path: Escape(path.Join("/", dir, tmp)), Err: err}
 	}
 	renamed := false
 	defer func() {
 		if !renamed {
-			_ = w.root.Remove(tmp)
+			_ = unix.Unlinkat(d, tmp, 0)
 		}
 	}()
+	// Owner, mode and sync go through the descriptor, never the name.
+	f := os.NewFile(uintptr(tfd), path.Join("/", dir, tmp))
 	_, err = f.Write(op.want.Content)
 	if err == nil {
 		err = f.Chown(uid, gid)
@@ -709,32 +852,38 @@ func (w *localWriter) file(ctx context.Context, op fileOp) (string, bool, error)
 	if err != nil {
 		return "", false, err
 	}
-	if now, err = w.live(rel); err != nil || now != op.live {
+	if now, err = w.live(d, base); err != nil || now != op.live {
 		return now, false, err
 	}
-	if err := w.root.Rename(tmp, rel); err != nil {
+	if err := w.stillAt(dir, d); err != nil {
 		return "", false, err
 	}
+	if err := unix.Renameat(d, tmp, d, base); err != nil {
+		return "", false, &fs.PathError{Op: "rename", Path: Escape(op.path), Err: err}
+	}
 	renamed = true
-	return now, true, w.syncDir(dir)
+	return now, true, fsyncDir(d, dir)
 }
 
-// live returns the state of rel: liveAbsent, liveOther or the SHA-256 of
-// its content, which it reads without following a link.
-func (w *localWriter) live(rel string) (string, error) {
-	fi, err := w.root.Lstat(rel)
+// live returns the state of base in the directory open as d: liveAbsent,
+// liveOther or the SHA-256 of its content, which it reads without
+// following a link.
+func (w *localWriter) live(d int, base string) (string, error) {
+	var st unix.Stat_t
+	err := unix.Fstatat(d, base, &st, unix.AT_SYMLINK_NOFOLLOW)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, unix.ENOENT):
 		return liveAbsent, nil
 	case err != nil:
-		return "", err
-	case !fi.Mode().IsRegular():
+		return "", &fs.PathError{Op: "stat", Path: Escape(base), Err: err}
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
 		return liveOther, nil
 	}
-	f, err := w.root.OpenFile(rel, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	fd, err := openat(d, base, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return "", err
+		return "", &fs.PathError{Op: "open", Path: Escape(base), Err: err}
 	}
+	f := os.NewFile(uintptr(fd), base)
 	defer f.Close()
 	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
 		return liveOther, err
@@ -747,26 +896,29 @@ func (w *localWriter) live(rel string) (string, error) {
 }
 
 // removeStale removes apply's temporary files that a write cut short left
-// in dir.
-func (w *localWriter) removeStale(dir string) {
-	entries, err := fs.ReadDir(w.root.FS(), dir)
+// in the directory open as d.
+func (w *localWriter) removeStale(d int) {
+	fd, err := openat(d, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return
 	}
-	for _, e := range entries {
-		if isTemp(e.Name()) && e.Type().IsRegular() {
-			_ = w.root.Remove(path.Join(dir, e.Name()))
+	f := os.NewFile(uintptr(fd), ".")
+	names, _ := f.Readdirnames(-1)
+	f.Close()
+	for _, name := range names {
+		var st unix.Stat_t
+		if isTemp(name) && unix.Fstatat(d, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+			_ = unix.Unlinkat(d, name, 0)
 		}
 	}
 }
 
-func (w *localWriter) syncDir(dir string) error {
-	d, err := w.root.Open(dir)
-	if err != nil {
-		return err
+// fsyncDir makes a rename or removal in the directory open as d durable.
+func fsyncDir(d int, dir string) error {
+	if err := unix.Fsync(d); err != nil {
+		return &fs.PathError{Op: "sync", Path: Escape(path.Join("/", dir)), Err: err}
 	}
-	defer d.Close()
-	return d.Sync()
+	return nil
 }
 
 // ids maps an owner and group to the host's ids, by the mounted root's

@@ -452,6 +452,172 @@ func TestNodeApplyLocalRemovesStaleTemporaryFiles(t *testing.T) {
 	}
 }
 
+// TestNodeApplyLocalRefusesLinkedParent: a parent directory swapped for a
+// link after the check fails the write and the removal, naming the link,
+// and nothing is written, removed or left where the link points.
+func TestNodeApplyLocalRefusesLinkedParent(t *testing.T) {
+	swap := func(n *localNode, keep bool) {
+		t.Helper()
+		manifests := n.host("/etc/kubernetes/manifests")
+		if err := os.MkdirAll(n.host("/root"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		if keep {
+			// The directory moves out of the scopes with its files.
+			err = os.Rename(manifests, n.host("/root/evil"))
+		} else if err = os.RemoveAll(manifests); err == nil {
+			err = os.Mkdir(n.host("/root/evil"), 0o700)
+		}
+		if err == nil {
+			err = os.Symlink("../../root/evil", manifests)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	const linked = "/etc/kubernetes/manifests is a symbolic link or not a directory"
+	t.Run("create", func(t *testing.T) {
+		n := newLocalNode(t)
+		l := n.layer()
+		if err := os.Remove(n.host(applyEtcd)); err != nil {
+			t.Fatal(err)
+		}
+		r := n.check(l)
+		swap(n, false)
+		for _, dryRun := range []bool{true, false} {
+			got := n.apply(l, r, dryRun)
+			if len(got) != 1 || !strings.HasPrefix(got[0], "failed create "+applyEtcd+": "+linked) {
+				t.Errorf("dry run %v: %v", dryRun, got)
+			}
+		}
+		if entries, _ := os.ReadDir(n.host("/root/evil")); len(entries) > 0 {
+			t.Errorf("written through the link: %v", entries)
+		}
+	})
+	t.Run("prune", func(t *testing.T) {
+		n := newLocalNode(t)
+		l := n.layer()
+		extra := "/etc/kubernetes/manifests/extra.yaml"
+		n.write(extra, "kind: Pod\n")
+		r := n.check(l)
+		swap(n, true)
+		got := n.apply(l, r, false)
+		if len(got) != 1 || !strings.HasPrefix(got[0], "failed delete "+extra+": "+linked) {
+			t.Errorf("prune: %v", got)
+		}
+		if _, err := os.Lstat(n.host("/root/evil/extra.yaml")); err != nil {
+			t.Errorf("removed through the link: %v", err)
+		}
+	})
+	t.Run("a file where a directory should be", func(t *testing.T) {
+		n := newLocalNode(t)
+		l := n.layer()
+		if err := os.Remove(n.host(applyEtcd)); err != nil {
+			t.Fatal(err)
+		}
+		r := n.check(l)
+		if err := os.RemoveAll(n.host("/etc/kubernetes/manifests")); err != nil {
+			t.Fatal(err)
+		}
+		n.write("/etc/kubernetes/manifests", "not a directory\n")
+		got := n.apply(l, r, false)
+		if len(got) != 1 || !strings.HasPrefix(got[0], "failed create "+applyEtcd+": "+linked) {
+			t.Errorf("apply: %v", got)
+		}
+	})
+	t.Run("missing directories are created", func(t *testing.T) {
+		n := newLocalNode(t)
+		l := n.layer()
+		if err := os.RemoveAll(n.host("/etc/kubernetes")); err != nil {
+			t.Fatal(err)
+		}
+		got := n.apply(l, n.check(l), false)
+		if !cmp.Equal(sortedCopy(got), []string{"applied create " + applyEtcd, "applied create " + applyOther}) {
+			t.Fatalf("apply: %v", got)
+		}
+		if n.read(applyEtcd) != applyEtcdGit {
+			t.Errorf("content not restored")
+		}
+		if fi, err := os.Lstat(n.host("/etc/kubernetes/manifests")); err != nil || !fi.IsDir() || fi.Mode().Perm()&0o755 != fi.Mode().Perm() {
+			t.Errorf("created directory: %v %v", fi, err)
+		}
+	})
+}
+
+// TestNodeApplyFileScriptTempSwap: someone who can write in the directory
+// swaps the script's temporary file for a link to another file (outside
+// the scopes) while the content arrives. The hash, owner and mode go
+// through the open file, never the name: the other file keeps its own
+// owner and mode.
+func TestNodeApplyFileScriptTempSwap(t *testing.T) {
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	grp, err := user.LookupGroupId(me.Gid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The other file holds Git's content too (the repository may be
+	// public): a hash read through the name matches.
+	victim := filepath.Join(base, "victim")
+	if err := os.WriteFile(victim, []byte("from git\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(base, "app")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	want := &File{Content: []byte("from git\n"), Mode: 0o644, Owner: me.Username, Group: grp.Name}
+	tmp := filepath.Join(dir, tempBase())
+	cmd := exec.Command("sh", "-c", fileScript(fileOp{path: filepath.Join(dir, "x.conf"), want: want, live: liveAbsent}, tmp))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stdin.Write(want.Content); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Lstat(tmp); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			stdin.Close()
+			_ = cmd.Wait()
+			t.Fatalf("the script made no temporary file %s: %s", tmp, stdout.String())
+		}
+	}
+	if err := os.Remove(tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, tmp); err != nil {
+		t.Fatal(err)
+	}
+	stdin.Close()
+	runErr := cmd.Wait()
+	_, same, err := parseAnswer(stdout.String(), runErr)
+	if fi, statErr := os.Stat(victim); statErr != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the mode went through the swapped name to the other file: %v (answer same=%v err=%v)", statErr, same, err)
+		if statErr == nil {
+			t.Errorf("the other file's mode is %s", fi.Mode())
+		}
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "from git\n" {
+		t.Errorf("the other file holds %q", b)
+	}
+}
+
 func TestNodeApplyUnsafePaths(t *testing.T) {
 	l := &Layer{cfg: Config{Scopes: defaultScopes}}
 	root := &File{Owner: "root", Group: "root", Mode: 0o644}
@@ -526,7 +692,13 @@ func TestNodeApplyFileScript(t *testing.T) {
 	}
 	for _, shell := range shells {
 		t.Run(shell, func(t *testing.T) {
-			dir := filepath.Join(t.TempDir(), "it's a dir")
+			// The script refuses a directory reached through a link: the
+			// temporary directory as the kernel names it.
+			top, err := filepath.EvalSymlinks(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Join(top, "it's a dir")
 			if err := os.Mkdir(dir, 0o755); err != nil {
 				t.Fatal(err)
 			}
