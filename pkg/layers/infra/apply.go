@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	tfjson "github.com/hashicorp/terraform-json"
 
 	"github.com/driftd/driftd/pkg/drift"
+	"github.com/driftd/driftd/pkg/ignore"
 )
 
 // planFileName is the plan a check saves in the stack's data dir.
@@ -252,6 +254,98 @@ func judge(p *tfjson.Plan, asked []drift.Finding, allowReplace bool) verdict {
 	return v
 }
 
+// heldPath is an attribute path that an ignore rule sets aside within a
+// resource: apply never writes it.
+type heldPath struct {
+	// pointer is the rule's path as written (/tags/owner), rule names the
+	// rule (ignore[0] (its reason)).
+	pointer, rule string
+}
+
+// heldPaths returns, for a resource address of the stack, the attribute
+// paths that the ignore rules active now set aside, with their rules.
+func (l *Layer) heldPaths(stack string) func(addr string) []heldPath {
+	now := time.Now()
+	return func(addr string) []heldPath {
+		o := ignore.ObjectOf(drift.LayerInfra, addr)
+		var out []heldPath
+		for i, r := range l.ignore {
+			// One rule at a time, to name the rule that holds a path.
+			for _, p := range ignore.New([]ignore.Rule{r}, now).Paths(drift.LayerInfra, stack, o) {
+				rule := fmt.Sprintf("ignore[%d]", i)
+				if r.Reason != "" {
+					rule += " (" + r.Reason + ")"
+				}
+				out = append(out, heldPath{pointer: p, rule: rule})
+			}
+		}
+		return out
+	}
+}
+
+// writesIgnored says, for each attribute path that an ignore rule sets
+// aside and that the plan would write, that the plan must not be applied:
+// what ignore rules set aside is never written, even when the same change
+// restores drift elsewhere in the resource. A path is written when the
+// planned change's before and after values under it differ, or when a value
+// under it becomes known only after apply. Creations (nothing there to put
+// back over) are judged by judge alone.
+func writesIgnored(p *tfjson.Plan, held func(addr string) []heldPath) []string {
+	if p == nil || held == nil {
+		return nil
+	}
+	var reasons []string
+	for _, rc := range p.ResourceChanges {
+		if rc == nil || rc.Change == nil || rc.Change.Actions.NoOp() || rc.Change.Actions.Read() || rc.Change.Before == nil {
+			continue
+		}
+		for _, h := range held(rc.Address) {
+			if !touches(rc.Change, attrPath(h.pointer)) {
+				continue
+			}
+			r := fmt.Sprintf("the plan's change to %s also writes %s, which %s sets aside (path %s): apply never writes what an ignore rule sets aside", rc.Address, attrPath(h.pointer), h.rule, h.pointer)
+			if !slices.Contains(reasons, r) {
+				reasons = append(reasons, r)
+			}
+		}
+	}
+	return reasons
+}
+
+// touches reports whether a change writes anything at or under the
+// attribute path (terraform notation): a known value that differs between
+// before and after, a value only after has or only before has, or a value
+// that becomes known only after apply.
+func touches(c *tfjson.Change, path string) bool {
+	under := func(k string) bool {
+		return k == path || strings.HasPrefix(k, path+".") || strings.HasPrefix(k, path+"[")
+	}
+	if c.After == nil {
+		return true // the whole object goes
+	}
+	before, after := flatten(c.Before), flatten(c.After)
+	unknown := markSet(c.AfterUnknown)
+	if unknown.covers(path) {
+		return true
+	}
+	for k := range unknown {
+		if under(k) {
+			return true
+		}
+	}
+	for _, k := range sortedKeys(before, after) {
+		if !under(k) {
+			continue
+		}
+		bv, bok := before[k]
+		av, aok := after[k]
+		if bok != aok || !reflect.DeepEqual(bv, av) {
+			return true
+		}
+	}
+	return false
+}
+
 func sortedNames[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
@@ -286,6 +380,12 @@ func (l *Layer) applyStack(ctx context.Context, target drift.TargetResult, req d
 		return []drift.ActionResult{res}
 	}
 	v := judge(sp.plan, req.Findings, sp.stack.AllowReplace)
+	if held := writesIgnored(sp.plan, l.heldPaths(sp.stack.Name)); len(held) > 0 {
+		if v.refuse != "" {
+			held = append([]string{v.refuse}, held...)
+		}
+		v.refuse = strings.Join(held, "; ")
+	}
 	if v.refuse != "" {
 		res.Result, res.Reason = drift.ResultSkipped, v.refuse
 		return []drift.ActionResult{res}

@@ -177,6 +177,43 @@ func TestJudgeGivesEveryReason(t *testing.T) {
 	}
 }
 
+// TestWritesIgnored: a plan's change that writes an attribute an ignore
+// rule sets aside is refused, naming the rule and its path; one that leaves
+// it alone, or a rule on another resource, is not.
+func TestWritesIgnored(t *testing.T) {
+	held := func(addr string) []heldPath {
+		if addr != "aws_instance.a" {
+			return nil
+		}
+		return []heldPath{{pointer: "/tags/owner", rule: "ignore[0] (FinOps)"}}
+	}
+	change := func(before, after, unknown string) string {
+		return `{"format_version": "1.2", "resource_changes": [{"address": "aws_instance.a", "change": {"actions": ["update"],
+  "before": ` + before + `, "after": ` + after + `, "after_unknown": ` + unknown + `}}]}`
+	}
+	for _, tc := range []struct {
+		name, plan string
+		refused    bool
+	}{
+		{"puts the tag back", change(`{"tags": {"owner": "finops"}}`, `{"tags": {"owner": "platform"}}`, `{}`), true},
+		{"removes the tag", change(`{"tags": {"owner": "finops"}}`, `{"tags": {}}`, `{}`), true},
+		{"adds the tag", change(`{"tags": {}}`, `{"tags": {"owner": "platform"}}`, `{}`), true},
+		{"tag known after apply", change(`{"tags": {"owner": "finops"}}`, `{}`, `{"tags": true}`), true},
+		{"leaves the tag", change(`{"ami": "ami-2", "tags": {"owner": "finops"}}`, `{"ami": "ami-1", "tags": {"owner": "finops"}}`, `{}`), false},
+		{"another tag", change(`{"tags": {"owner": "x", "ownerx": "a"}}`, `{"tags": {"owner": "x", "ownerx": "b"}}`, `{}`), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := writesIgnored(plan(t, tc.plan), held)
+			if (len(got) > 0) != tc.refused {
+				t.Fatalf("writesIgnored = %q, want refused %v", got, tc.refused)
+			}
+			if tc.refused && (!strings.Contains(got[0], "/tags/owner") || !strings.Contains(got[0], "ignore[0]")) {
+				t.Errorf("reason %q does not name the rule and its path", got[0])
+			}
+		})
+	}
+}
+
 func TestApplyWithoutSavedPlanFails(t *testing.T) {
 	l := New(Config{}, t.TempDir(), slog.New(slog.DiscardHandler))
 	got := l.Apply(context.Background(), drift.Snapshot{}, drift.TargetResult{Name: "net"}, drift.ApplyRequest{Findings: drifted("local_file.a")})
