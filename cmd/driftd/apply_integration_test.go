@@ -329,3 +329,32 @@ func TestApplyInServe(t *testing.T) {
 		t.Errorf("the report after apply is not in sync:\n%.2000s", r)
 	}
 }
+
+// TestApplyAppLeavesPendingAlone: Git changed and nobody applied it yet
+// (live is what `kubectl apply` last applied, and nobody else wrote it):
+// that is the deployment path's to ship, so the check says pending and
+// apply leaves the object alone.
+func TestApplyAppLeavesPendingAlone(t *testing.T) {
+	w := newAppWorld(t)
+	w.kubectl("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: p, namespace: payments}\ndata: {v: one}\n", "apply", "-f", "-")
+	write(t, filepath.Join(w.repo, "apps/p.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: p, namespace: payments}\ndata: {v: two}\n")
+	cfg := w.config("")
+	body, _ := os.ReadFile(cfg)
+	write(t, cfg, strings.Replace(string(body), "targets: {app: [shop]}", "targets: {app: [shop, payments]}", 1))
+	if code, out := checkRun(t, "-c", cfg, "--repo", w.repo); code != 2 || !strings.Contains(out, "core/ConfigMap/payments/p (pending)") {
+		t.Fatalf("a Git change not applied yet: exit %d, want it reported pending\n%s", code, out)
+	}
+	code, r, out := applyRun(t, "-c", cfg, "--repo", w.repo, "--yes", "-o", "json")
+	got := r.results()["core/ConfigMap/payments/p"]
+	if code != 0 || got != "restore skipped" {
+		t.Errorf("apply of a pending change: exit %d, %q, want it skipped\n%s", code, got, out)
+	}
+	if v := w.kubectl("", "get", "configmap", "-n", "payments", "p", "-o", "jsonpath={.data.v}"); v != "one" {
+		t.Errorf("apply shipped the pending change: v = %q", v)
+	}
+	// A hand edit on top is drift again.
+	w.kubectl("", "patch", "-n", "payments", "configmap", "p", "--type=merge", "-p", `{"data":{"v":"hand"}}`)
+	if code, out := checkRun(t, "-c", cfg, "--repo", w.repo); code != 2 || !strings.Contains(out, "core/ConfigMap/payments/p (changed)") {
+		t.Errorf("a hand edit over a pending change: exit %d, want changed\n%s", code, out)
+	}
+}

@@ -102,6 +102,13 @@ func Run(ctx context.Context, rep drift.Report, snap drift.Snapshot, o Options) 
 				continue
 			}
 			switch {
+			case l.Error != "":
+				// Part of Git could not be read: what it declares would
+				// look unmanaged, and a prune would delete it.
+				for _, f := range t.Findings {
+					skip(l.Layer, t.Name, f, drift.ResultSkipped, ReasonUnchecked+": the "+string(l.Layer)+" layer could not read all of Git: "+firstLine(l.Error))
+				}
+				continue
 			case !allowed(o.Config.Targets[string(l.Layer)], t.Name):
 				for _, f := range t.Findings {
 					skip(l.Layer, t.Name, f, drift.ResultSkipped, ReasonNotAllowed+": the target is not in apply.targets."+string(l.Layer))
@@ -165,6 +172,63 @@ func Run(ctx context.Context, rep drift.Report, snap drift.Snapshot, o Options) 
 		return res
 	}
 
+	// The cap counts what the layers will do, not the findings: one
+	// finding may become a write, a reload and a restart, and one plan
+	// many resources. A real run asks the layers' dry run first.
+	dry := res.Actions
+	if !o.DryRun {
+		dry = nil
+	}
+	planned := o.execute(ctx, plan, snap, true, now, &dry)
+	if block := capBlock(planned, o.Config); block != "" {
+		res.Blocked = block
+		for _, p := range plan {
+			for _, f := range p.todo {
+				skip(p.layer, p.target.Name, f, drift.ResultBlocked, block)
+			}
+		}
+		o.log(res)
+		return res
+	}
+	if o.DryRun {
+		res.Actions = dry
+	} else {
+		o.execute(ctx, plan, snap, false, now, &res.Actions)
+	}
+	o.log(res)
+	return res
+}
+
+// capBlock checks the actions a dry run reports against the caps.
+func capBlock(acts []drift.ActionResult, c config.Apply) string {
+	changes, deletions := 0, 0
+	for _, a := range acts {
+		if a.Result != drift.ResultWouldApply {
+			continue
+		}
+		changes++
+		if a.Action == "delete" {
+			deletions++
+		}
+	}
+	switch {
+	case changes > c.MaxChanges:
+		return fmt.Sprintf("%s: the layers would make %d changes (writes, reloads, restarts, plans), above apply.max_changes (%d); nothing was applied", ReasonMaxChanges, changes, c.MaxChanges)
+	case deletions > c.MaxDeletions:
+		return fmt.Sprintf("%s: the layers would make %d deletions, above apply.max_deletions (%d); nothing was applied", ReasonMaxDeletions, deletions, c.MaxDeletions)
+	}
+	return ""
+}
+
+// execute runs the plan, one target at a time, stopping at the first
+// failure, and appends every action to out. It returns the actions of this
+// execution alone.
+func (o Options) execute(ctx context.Context, plan []planned, snap drift.Snapshot, dryRun bool, now func() time.Time, out *[]drift.ActionResult) []drift.ActionResult {
+	var mine []drift.ActionResult
+	add := func(a drift.ActionResult) {
+		mine = append(mine, a)
+		*out = append(*out, a)
+	}
 	failed := false
 	for _, p := range plan {
 		if failed || ctx.Err() != nil {
@@ -173,16 +237,16 @@ func Run(ctx context.Context, rep drift.Report, snap drift.Snapshot, o Options) 
 				reason = ReasonEarlierFail + ": " + ctx.Err().Error()
 			}
 			for _, f := range p.todo {
-				skip(p.layer, p.target.Name, f, drift.ResultBlocked, reason)
+				add(drift.ActionResult{Layer: p.layer, Target: p.target.Name, Object: f.Object, Action: drift.ActionFor(f), Result: drift.ResultBlocked, Reason: reason, Diff: f.Diff})
 			}
 			continue
 		}
-		out := o.Layers[p.layer].Apply(ctx, snap, p.target, drift.ApplyRequest{Findings: p.todo, DryRun: o.DryRun})
+		acts := o.Layers[p.layer].Apply(ctx, snap, p.target, drift.ApplyRequest{Findings: p.todo, DryRun: dryRun})
 		byObject := map[string]drift.Finding{}
 		for _, f := range p.todo {
 			byObject[f.Object] = f
 		}
-		for _, a := range out {
+		for _, a := range acts {
 			a.Layer, a.Target = p.layer, p.target.Name
 			if a.Result == drift.ResultFailed {
 				failed = true
@@ -196,15 +260,14 @@ func Run(ctx context.Context, rep drift.Report, snap drift.Snapshot, o Options) 
 				}
 				for _, obj := range objs {
 					if f, ok := byObject[obj]; ok {
-						o.Breaker.Record(key(p.layer, p.target.Name, obj), now(), changedBy(f))
+						o.Breaker.Record(key(p.layer, p.target.Name, obj), now(), changedBy(f), o.Config.FlapBreaker.Within.Std())
 					}
 				}
 			}
-			res.Actions = append(res.Actions, a)
+			add(a)
 		}
 	}
-	o.log(res)
-	return res
+	return mine
 }
 
 // log writes one line per action: applied and failed ones at info and
@@ -224,6 +287,11 @@ func (o Options) log(res Result) {
 			o.Logger.Debug("apply action", append(attrs, "reason", a.Reason)...)
 		}
 	}
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 // allowed reports whether target matches one of the patterns.

@@ -14,8 +14,8 @@ import (
 	"github.com/driftd/driftd/pkg/drift"
 )
 
-// fakeApplier records what it was asked to apply and fails on objects
-// named in fail.
+// fakeApplier records what it was asked to apply (not to dry-run) and
+// fails on objects named in fail.
 type fakeApplier struct {
 	calls []string
 	fail  map[string]bool
@@ -24,7 +24,9 @@ type fakeApplier struct {
 func (a *fakeApplier) Apply(_ context.Context, _ drift.Snapshot, t drift.TargetResult, req drift.ApplyRequest) []drift.ActionResult {
 	var out []drift.ActionResult
 	for _, f := range req.Findings {
-		a.calls = append(a.calls, t.Name+" "+f.Object)
+		if !req.DryRun {
+			a.calls = append(a.calls, t.Name+" "+f.Object)
+		}
 		r := drift.ActionResult{Object: f.Object, Action: drift.ActionFor(f), Result: drift.ResultApplied}
 		if req.DryRun {
 			r.Result = drift.ResultWouldApply

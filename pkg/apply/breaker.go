@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/driftd/driftd/pkg/config"
@@ -16,13 +17,17 @@ import (
 
 // Breaker is the flap breaker's memory: when each object was restored and
 // who had changed it. It is kept in a file, so that one-shot `driftd apply`
-// runs remember each other. A nil Breaker remembers nothing and never
-// trips.
+// runs and `driftd serve` sharing a cache_dir remember each other: every
+// read and write goes to the file, under an flock. A nil Breaker remembers
+// nothing and never trips.
 type Breaker struct {
 	mu   sync.Mutex
 	path string
-	hist map[string][]restore
+	// hist is the history when it is kept in memory only (path == "").
+	hist history
 }
+
+type history map[string][]restore
 
 type restore struct {
 	At time.Time `json:"at"`
@@ -32,96 +37,145 @@ type restore struct {
 // maxHistory bounds what is kept per object.
 const maxHistory = 64
 
-// NewBreaker loads the history kept at path ("" keeps it in memory only).
+// NewBreaker opens the history kept at path ("" keeps it in memory only).
 // A missing file is an empty history; an unreadable one is an error, so
 // that a broken file never silently disables the breaker.
 func NewBreaker(path string) (*Breaker, error) {
-	b := &Breaker{path: path, hist: map[string][]restore{}}
+	b := &Breaker{path: path, hist: history{}}
 	if path == "" {
 		return b, nil
 	}
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return b, nil
-	}
-	if err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("flap breaker history: %w", err)
 	}
-	if err := json.Unmarshal(data, &b.hist); err != nil {
-		return nil, fmt.Errorf("flap breaker history %s: %w", path, err)
+	err := b.locked(func(h history) (history, error) { return nil, nil })
+	if err != nil {
+		return nil, err
 	}
 	return b, nil
 }
 
+// locked runs fn on the current history under the file's lock; a non-nil
+// history from fn is written back.
+func (b *Breaker) locked(fn func(history) (history, error)) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.path == "" {
+		h, err := fn(b.hist)
+		if h != nil {
+			b.hist = h
+		}
+		return err
+	}
+	lock, err := os.OpenFile(b.path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("flap breaker history: %w", err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("flap breaker history: %w", err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing the file releases it anyway
+	h := history{}
+	data, err := os.ReadFile(b.path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("flap breaker history: %w", err)
+	default:
+		if err := json.Unmarshal(data, &h); err != nil {
+			return fmt.Errorf("flap breaker history %s: %w (remove the file to start afresh)", b.path, err)
+		}
+		if h == nil {
+			h = history{}
+		}
+	}
+	out, err := fn(h)
+	if err != nil || out == nil {
+		return err
+	}
+	return writeFile(b.path, out)
+}
+
 // Record notes that the object was restored at at, after by changed it.
-func (b *Breaker) Record(key string, at time.Time, by string) {
+// Restores older than keep are forgotten.
+func (b *Breaker) Record(key string, at time.Time, by string, keep time.Duration) {
 	if b == nil {
 		return
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	h := append(b.hist[key], restore{At: at.UTC(), By: by})
-	if len(h) > maxHistory {
-		h = h[len(h)-maxHistory:]
-	}
-	b.hist[key] = h
-	b.save()
+	_ = b.locked(func(h history) (history, error) {
+		h[key] = append(h[key], restore{At: at.UTC(), By: by})
+		for k, rs := range h {
+			rs = slices.DeleteFunc(rs, func(r restore) bool { return keep > 0 && at.Sub(r.At) > keep })
+			if len(rs) > maxHistory {
+				rs = rs[len(rs)-maxHistory:]
+			}
+			if len(rs) == 0 {
+				delete(h, k)
+				continue
+			}
+			h[k] = rs
+		}
+		return h, nil
+	})
 }
 
 // Tripped returns why the object must not be applied now, or "": it was
 // restored cfg.Count times within cfg.Within and has drifted again, so
-// something keeps changing it, and applying again would only fight it.
+// something keeps changing it, and applying again would only fight it. A
+// history that cannot be read trips it: apply must not run blind.
 func (b *Breaker) Tripped(key string, now time.Time, cfg config.FlapBreaker) string {
 	if b == nil || cfg.Count <= 0 {
 		return ""
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var recent []restore
-	for _, r := range b.hist[key] {
-		if now.Sub(r.At) <= cfg.Within.Std() {
-			recent = append(recent, r)
+	var why string
+	err := b.locked(func(h history) (history, error) {
+		var recent []restore
+		for _, r := range h[key] {
+			if now.Sub(r.At) <= cfg.Within.Std() {
+				recent = append(recent, r)
+			}
 		}
-	}
-	if len(recent) < cfg.Count {
-		return ""
-	}
-	var by []string
-	for _, r := range recent {
-		if r.By != "" && !slices.Contains(by, r.By) {
-			by = append(by, r.By)
+		if len(recent) < cfg.Count {
+			return nil, nil
 		}
+		var by []string
+		for _, r := range recent {
+			if r.By != "" && !slices.Contains(by, r.By) {
+				by = append(by, r.By)
+			}
+		}
+		who := "something outside Git"
+		if len(by) > 0 {
+			who = strings.Join(by, ", ")
+		}
+		why = fmt.Sprintf("restored %d times within %s and drifted again; it keeps being changed by %s (a controller or a person is fighting Git): fix that, then apply", len(recent), cfg.Within.Std(), who)
+		return nil, nil
+	})
+	if err != nil {
+		return err.Error()
 	}
-	who := "something outside Git"
-	if len(by) > 0 {
-		who = strings.Join(by, ", ")
-	}
-	return fmt.Sprintf("restored %d times within %s and drifted again; it keeps being changed by %s (a controller or a person is fighting Git): fix that, then apply", len(recent), cfg.Within.Std(), who)
+	return why
 }
 
-// save writes the history through a temporary file; a failure leaves the
-// previous file, and the breaker keeps working from memory.
-func (b *Breaker) save() {
-	if b.path == "" {
-		return
-	}
-	data, err := json.Marshal(b.hist)
+// writeFile writes data through a temporary file renamed over path.
+func writeFile(path string, h history) error {
+	data, err := json.Marshal(h)
 	if err != nil {
-		return
+		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(b.path), 0o755); err != nil {
-		return
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(b.path), ".flap-*")
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".flap-*")
 	if err != nil {
-		return
+		return err
 	}
 	_, werr := tmp.Write(data)
 	if cerr := tmp.Close(); werr != nil || cerr != nil {
 		os.Remove(tmp.Name())
-		return
+		return errors.Join(werr, cerr)
 	}
-	if err := os.Rename(tmp.Name(), b.path); err != nil {
+	if err := os.Rename(tmp.Name(), path); err != nil {
 		os.Remove(tmp.Name())
+		return err
 	}
+	return nil
 }

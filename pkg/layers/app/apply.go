@@ -162,6 +162,20 @@ func (l *Layer) applyOne(ctx context.Context, recs applyRecords, f drift.Finding
 		// apply if the object changed in the meantime.
 		md["resourceVersion"] = rec.liveRV
 	}
+	if !exists {
+		// Create, not a server-side apply, which would merge into an
+		// object that appeared since the Get.
+		_, err := ri.Create(ctx, &unstructured.Unstructured{Object: body}, metav1.CreateOptions{FieldManager: FieldManager, DryRun: dry})
+		switch {
+		case err == nil:
+			res.Result = done
+		case apierrors.IsAlreadyExists(err):
+			res.Result, res.Reason = drift.ResultSkipped, "created by someone else since the check: check again"
+		default:
+			res.Result, res.Reason = drift.ResultFailed, "create: "+apiError(err)
+		}
+		return res
+	}
 	data, err := json.Marshal(body)
 	if err != nil {
 		res.Result, res.Reason = drift.ResultFailed, "encode: "+err.Error()

@@ -231,3 +231,43 @@ func differing(a, b any, ptr string) []string {
 	}
 	return []string{ptr}
 }
+
+// onlyApplied reports whether every field in which want (Git) and have
+// (live) differ is owned in live, and only by managers that apply Git:
+// nobody edited them by hand, so Git changed and the change was never
+// applied, a pending change rather than drift. A differing field nobody
+// owns (a field Git added, or one removed by hand) is not, and neither is
+// one that also has another owner.
+func onlyApplied(live *unstructured.Unstructured, want, have map[string]any, cls classify) bool {
+	diffs := differing(want, have, "")
+	if len(diffs) == 0 {
+		return false
+	}
+	o := indexOwnershipOn(managedEntries(live), live.Object, cls)
+	owners := map[string][]role{}
+	for _, d := range diffs {
+		for p, ws := range o.leaves {
+			if covers(p, d) || covers(d, p) {
+				for _, w := range ws {
+					owners[d] = append(owners[d], w.role)
+				}
+			}
+		}
+		for p, ws := range o.items {
+			// Creating an item owns the item as a whole, not what is
+			// inside it since.
+			if covers(d, p) {
+				for _, w := range ws {
+					owners[d] = append(owners[d], w.role)
+				}
+			}
+		}
+	}
+	for _, d := range diffs {
+		rs := owners[d]
+		if len(rs) == 0 || slices.ContainsFunc(rs, func(r role) bool { return r != roleApplier }) {
+			return false
+		}
+	}
+	return true
+}

@@ -308,8 +308,15 @@ func (r *readOnly) keepLeaf(ptr string) bool {
 // the field at ptr (a pointer into the live object; list items are matched
 // by their keys, or by position in lists without keys).
 func (r *readOnly) inLastApplied(ptr string) bool {
+	_, ok := r.lastAppliedAt(ptr)
+	return ok
+}
+
+// lastAppliedAt returns the value that kubectl's last-applied-configuration
+// has at ptr (a pointer into the live object), if it has one.
+func (r *readOnly) lastAppliedAt(ptr string) (any, bool) {
 	if r.lastApplied == nil || ptr == "" {
-		return false
+		return nil, false
 	}
 	la, lv := r.lastApplied, any(r.live)
 	cur := ""
@@ -319,17 +326,17 @@ func (r *readOnly) inLastApplied(ptr string) bool {
 		case map[string]any:
 			lam, ok := la.(map[string]any)
 			if !ok {
-				return false
+				return nil, false
 			}
 			if la, ok = lam[name]; !ok {
-				return false
+				return nil, false
 			}
 			lv = x[name]
 		case []any:
 			i, err := strconv.Atoi(name)
 			lal, ok := la.([]any)
 			if err != nil || !ok || i < 0 || i >= len(x) {
-				return false
+				return nil, false
 			}
 			found := -1
 			if keys := r.own.keys[cur]; len(keys) > 0 {
@@ -338,15 +345,51 @@ func (r *readOnly) inLastApplied(ptr string) bool {
 				found = i
 			}
 			if found < 0 {
-				return false
+				return nil, false
 			}
 			la, lv = lal[found], x[i]
 		default:
-			return false
+			return nil, false
 		}
 		cur += "/" + seg
 	}
+	return la, true
+}
+
+// pending reports whether Git changed and the change was never applied:
+// every field in which Git and live differ was last written by an applier
+// (managedFields), and live holds there exactly what kubectl's
+// last-applied-configuration says was last applied. Without that record
+// (server-side appliers), a person's `kubectl apply` cannot be told from
+// the deployment path's, so it is drift.
+func pending(live *unstructured.Unstructured, want, lv map[string]any, cls classify) bool {
+	if live.GetAnnotations()[lastAppliedAnnotation] == "" || !onlyApplied(live, want, lv, cls) {
+		return false
+	}
+	r := newReadOnly(live, lv, cls)
+	for _, d := range differing(want, lv, "") {
+		have := valueAt(lv, d)
+		if have == nil {
+			return false
+		}
+		applied, ok := r.lastAppliedAt(d)
+		if !ok || !reflect.DeepEqual(canonicalJSON(applied), canonicalJSON(have)) {
+			return false
+		}
+	}
 	return true
+}
+
+// canonicalJSON makes numbers comparable: last-applied-configuration
+// decodes them as float64, live objects as int64.
+func canonicalJSON(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	var out any
+	_ = json.Unmarshal(b, &out)
+	return out
 }
 
 // opaque reports whether values at ptr are user data that the server

@@ -292,6 +292,13 @@ func (l *Layer) compareOne(ctx context.Context, d desired, live *unstructured.Un
 		f.Details["compare_note"] = note
 	}
 	var head strings.Builder
+	if pending(live, want, lv, l.classify) {
+		// Every differing field was last written by what applies Git:
+		// Git moved on and was not applied yet. That is the deployment
+		// path's to ship, and apply leaves it alone.
+		f.Change = drift.ChangePending
+		head.WriteString("# pending: Git changed and was not applied (live is what kubectl last applied, and nobody else wrote it)\n")
+	}
 	if by := changedBy(live, want, lv); len(by) > 0 {
 		// Who made the live edit, and when: the first thing an operator asks.
 		f.Details["changed_by"] = by
