@@ -39,6 +39,7 @@ func buildLayers(cfg *config.Config, only []string, logger *slog.Logger) ([]drif
 			if err != nil {
 				return nil, err
 			}
+			l.SetSyncedMemory(filepath.Join(cfg.CacheDir, "node-synced.json"))
 			layers = append(layers, l)
 		case drift.LayerApp:
 			l, err := app.New(*cfg.Layers.App, cfg.Ignore, logger.With("layer", n))

@@ -17,6 +17,9 @@ type Layer struct {
 	cfg       Config
 	transport Transport
 	logger    *slog.Logger
+	// synced remembers what each file held when its node last matched
+	// Git (nil: nothing is remembered).
+	synced *syncedMemory
 	// allowed, when set, maps each node that may be contacted to how it is
 	// reached (see Reach); other nodes are reported, not contacted.
 	allowed map[string]string
@@ -75,9 +78,11 @@ func (l *Layer) Check(ctx context.Context, snap drift.Snapshot) ([]drift.TargetR
 		return nil, err
 	}
 	roles := LoadRoles(rfs, l.cfg.RolesDir, l.cfg.Scopes, inv)
-	return drift.CheckEach(ctx, len(nodes), l.cfg.Parallelism, "node",
+	res := drift.CheckEach(ctx, len(nodes), l.cfg.Parallelism, "node",
 		func(i int) string { return nodes[i].Name },
-		func(ctx context.Context, i int) drift.TargetResult { return l.checkNode(ctx, roles, inv, nodes[i]) }), nil
+		func(ctx context.Context, i int) drift.TargetResult { return l.checkNode(ctx, roles, inv, nodes[i]) })
+	l.synced.save()
+	return res, nil
 }
 
 func (l *Layer) checkNode(ctx context.Context, roles *Roles, inv *Inventory, h Host) drift.TargetResult {
@@ -118,6 +123,7 @@ func (l *Layer) checkNodeTimed(ctx context.Context, roles *Roles, inv *Inventory
 		return res
 	}
 	res.Findings = Compare(h.Name, desired, got, l.cfg.Scopes, l.cfg.UnmanagedContent == "diff")
+	l.synced.observe(h.Name, desired, got, res.Findings)
 	if len(res.Findings) > 0 {
 		res.Private = newRecord(inv, h, desired, got, res.Findings)
 	}
