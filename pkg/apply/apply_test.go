@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -213,5 +214,24 @@ func TestRunOutsideWindow(t *testing.T) {
 	res = Run(t.Context(), rep, drift.Snapshot{}, Options{Config: c, Layers: map[drift.LayerName]drift.Applier{drift.LayerApp: fa}, Now: func() time.Time { return monday }})
 	if res.Count(drift.ResultApplied) != 1 {
 		t.Errorf("inside the window: %v", results(res))
+	}
+}
+
+// A corrupt history holds every object back, naming the file, and never
+// stops the run itself.
+func TestBreakerCorruptHistoryHoldsBack(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "flap.json")
+	if err := os.WriteFile(path, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewBreaker(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fa := &fakeApplier{}
+	res := Run(t.Context(), report(target("shop", drift.Finding{Object: "a", Change: drift.ChangeChanged})), drift.Snapshot{},
+		Options{Config: cfg(), Layers: map[drift.LayerName]drift.Applier{drift.LayerApp: fa}, Breaker: b})
+	if len(fa.calls) != 0 || res.Count(drift.ResultBlocked) != 1 || !strings.Contains(res.Actions[0].Reason, "remove the file") {
+		t.Errorf("corrupt history: calls %v, %+v", fa.calls, res.Actions)
 	}
 }

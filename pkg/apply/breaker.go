@@ -38,8 +38,9 @@ type restore struct {
 const maxHistory = 64
 
 // NewBreaker opens the history kept at path ("" keeps it in memory only).
-// A missing file is an empty history; an unreadable one is an error, so
-// that a broken file never silently disables the breaker.
+// A missing file is an empty history. A file that cannot be read is not an
+// error here, so that it never stops detection: every object it is asked
+// about is held back instead (see Tripped), until the file is fixed.
 func NewBreaker(path string) (*Breaker, error) {
 	b := &Breaker{path: path, hist: history{}}
 	if path == "" {
@@ -47,10 +48,6 @@ func NewBreaker(path string) (*Breaker, error) {
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("flap breaker history: %w", err)
-	}
-	err := b.locked(func(h history) (history, error) { return nil, nil })
-	if err != nil {
-		return nil, err
 	}
 	return b, nil
 }
