@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 packages() {
 	apt_install openssh-server git iproute2 util-linux tar curl openssl ca-certificates \
-		prometheus prometheus-alertmanager chromium
+		prometheus prometheus-alertmanager chromium postgresql
 }
 
 # bench installs the peers the benchmarks compare driftd with.
