@@ -58,15 +58,33 @@ cm_token=$(token)
 } >"$state/tokens.csv"
 [ -f "$state/sa.key" ] || openssl genrsa -out "$state/sa.key" 2048 2>/dev/null
 
-etcd_port=$(free_port)
+# etcd on a free port. Two test environments starting at once may pick the
+# same port (it is free when chosen, taken when bound), and a loaded 2-core
+# machine may take a while: wait up to 30 s, and try another port when etcd
+# exits.
+etcd_up=0
+for attempt in 1 2 3; do
+	etcd_port=$(free_port)
+	"$KUBE_BIN/etcd" --data-dir "$state/etcd" --name driftd-test \
+		--listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+		--listen-peer-urls http://127.0.0.1:0 --unsafe-no-fsync --log-level warn \
+		>"$state/etcd.log" 2>&1 &
+	echo $! >"$state/etcd.pid"
+	cat "$state/etcd.pid" >"$state/pids"
+	for _ in $(seq 1 300); do
+		if wait_tcp 127.0.0.1 "$etcd_port" 2; then
+			etcd_up=1
+			break
+		fi
+		kill -0 "$(cat "$state/etcd.pid")" 2>/dev/null || break
+	done
+	[ "$etcd_up" = 1 ] && break
+	kill "$(cat "$state/etcd.pid")" 2>/dev/null || true
+	log "etcd did not start on port $etcd_port (attempt $attempt): $(tail -n 3 "$state/etcd.log" | tr '\n' ' ')"
+	rm -rf "$state/etcd" && mkdir -p "$state/etcd"
+done
+[ "$etcd_up" = 1 ] || die "etcd did not start; see $state/etcd.log"
 api_port=$(free_port)
-"$KUBE_BIN/etcd" --data-dir "$state/etcd" --name driftd-test \
-	--listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
-	--listen-peer-urls http://127.0.0.1:0 --unsafe-no-fsync --log-level warn \
-	>"$state/etcd.log" 2>&1 &
-echo $! >"$state/etcd.pid"
-cat "$state/etcd.pid" >"$state/pids"
-wait_tcp 127.0.0.1 "$etcd_port" 200 || die "etcd did not start; see $state/etcd.log"
 
 "$KUBE_BIN/kube-apiserver" --etcd-servers "http://127.0.0.1:$etcd_port" \
 	--bind-address 127.0.0.1 --secure-port "$api_port" --cert-dir "$state/certs" \
