@@ -4,7 +4,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN := bin/driftd
 # Where install.sh put terraform, the provider mirror and friends.
-TESTENV = eval "$$(testenv/env.sh)" && export DRIFTD_CACHE DRIFTD_TERRAFORM TF_CLI_CONFIG_FILE DRIFTD_KUBE_BIN
+TESTENV = eval "$$(testenv/env.sh)" && export DRIFTD_CACHE DRIFTD_TERRAFORM DRIFTD_TOFU TF_CLI_CONFIG_FILE DRIFTD_KUBE_BIN
 
 .PHONY: rules check-rules help build test test-unit test-integration testenv lint demo bench update-golden clean
 

@@ -60,16 +60,38 @@ terraform() {
 		mkdir -p "$dest"
 		cp "$tmp/terraform-provider-$name" "$file.tmp" && mv "$file.tmp" "$file"
 	done
+	# OpenTofu resolves hashicorp/local to registry.opentofu.org: the same
+	# provider binaries serve both (hard links: OpenTofu's mirror scan does
+	# not follow a symbolic link to a directory).
+	rm -rf "$TF_MIRROR/registry.opentofu.org"
+	cp -al "$TF_MIRROR/registry.terraform.io" "$TF_MIRROR/registry.opentofu.org"
 	cat >"$TF_CLI_CONFIG.tmp" <<CONF
 disable_checkpoint = true
 provider_installation {
   filesystem_mirror {
     path    = "$TF_MIRROR"
-    include = ["registry.terraform.io/hashicorp/*"]
+    include = ["registry.terraform.io/hashicorp/*", "registry.opentofu.org/hashicorp/*"]
   }
 }
 CONF
 	mv "$TF_CLI_CONFIG.tmp" "$TF_CLI_CONFIG"
+	tofu
+}
+
+# tofu builds OpenTofu from its module's source, copied out of the module
+# cache (its go.mod has replace directives). Cold: a few minutes.
+tofu() {
+	local bin=$DRIFTD_CACHE/bin/tofu-$TOFU_VERSION
+	[ -x "$bin/tofu" ] && return 0
+	log "building OpenTofu $TOFU_VERSION (a few minutes cold)"
+	local src
+	src=$(go mod download -json "github.com/opentofu/opentofu@v$TOFU_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+	[ -d "$src" ] || die "go mod download github.com/opentofu/opentofu@v$TOFU_VERSION gave no source"
+	local build=$DRIFTD_CACHE/build/tofu-$TOFU_VERSION
+	rm -rf "$build" && mkdir -p "$(dirname "$build")" && cp -r "$src" "$build" && chmod -R u+w "$build"
+	mkdir -p "$bin.tmp"
+	(cd "$build" && GOFLAGS=-mod=mod go build -ldflags "-X github.com/opentofu/opentofu/version.dev=no" -o "$bin.tmp/tofu" ./cmd/tofu)
+	rm -rf "$bin" && mv "$bin.tmp" "$bin" && rm -rf "$build"
 }
 
 # kube builds kube-apiserver, kube-controller-manager, kubectl (matching the

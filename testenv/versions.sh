@@ -9,6 +9,11 @@ TF_PROVIDERS=(
 TF_MIRROR=$DRIFTD_CACHE/terraform-mirror
 TF_CLI_CONFIG=$DRIFTD_CACHE/terraformrc
 TERRAFORM_BIN=$DRIFTD_CACHE/bin/terraform-$TERRAFORM_VERSION/terraform
+# OpenTofu, built from its module's source (its go.mod has replace
+# directives, so `go install module@version` refuses it). The infra tests
+# run against both binaries.
+TOFU_VERSION=1.10.10
+TOFU_BIN=$DRIFTD_CACHE/bin/tofu-$TOFU_VERSION/tofu
 # kube-apiserver and kubectl come from k8s.io/kubernetes (testenv/kube/go.mod
 # pins it and etcd; keep these in step with that file).
 KUBE_VERSION=1.37.1

@@ -19,8 +19,10 @@ import (
 	"github.com/driftd/driftd/pkg/yamlconf"
 )
 
-func TestInfraInSyncThenDrift(t *testing.T) {
-	w := newWorld(t)
+func TestInfraInSyncThenDrift(t *testing.T) { binaries(t, testInfraInSyncThenDrift) }
+
+func testInfraInSyncThenDrift(t *testing.T, bin string) {
+	w := newWorldWith(t, bin)
 	w.stack("net", map[string]string{"main.tf": motdStack})
 	w.apply("net")
 	l := w.layer(Stack{Dir: "net"})
@@ -45,8 +47,10 @@ func TestInfraInSyncThenDrift(t *testing.T) {
 	}
 }
 
-func TestInfraPendingIsNotDrift(t *testing.T) {
-	w := newWorld(t)
+func TestInfraPendingIsNotDrift(t *testing.T) { binaries(t, testInfraPendingIsNotDrift) }
+
+func testInfraPendingIsNotDrift(t *testing.T, bin string) {
+	w := newWorldWith(t, bin)
 	w.stack("app", map[string]string{"main.tf": motdStack})
 	w.apply("app")
 
@@ -170,7 +174,11 @@ func mkfifo(t *testing.T) string {
 }
 
 func TestInfraPlanDoesNotWaitForStateLock(t *testing.T) {
-	w := newWorld(t)
+	binaries(t, testInfraPlanDoesNotWaitForStateLock)
+}
+
+func testInfraPlanDoesNotWaitForStateLock(t *testing.T, bin string) {
+	w := newWorldWith(t, bin)
 	fifo := mkfifo(t)
 	w.stack("locked", map[string]string{"main.tf": gatedStack(fifo)})
 	w.apply("locked")

@@ -33,13 +33,18 @@ type world struct {
 // testenv/install.sh builds; it skips (or, under make test, fails) without.
 func newWorld(t testing.TB) *world {
 	t.Helper()
-	bin := os.Getenv("DRIFTD_TERRAFORM")
+	return newWorldWith(t, os.Getenv("DRIFTD_TERRAFORM"))
+}
+
+// newWorldWith is newWorld with the given terraform or tofu binary.
+func newWorldWith(t testing.TB, bin string) *world {
+	t.Helper()
 	cli := os.Getenv("TF_CLI_CONFIG_FILE")
 	if bin == "" || cli == "" {
-		testenv.Unavailable(t, "DRIFTD_TERRAFORM and TF_CLI_CONFIG_FILE are not set")
+		testenv.Unavailable(t, "the terraform binary and TF_CLI_CONFIG_FILE are not set")
 	}
 	if _, err := os.Stat(bin); err != nil {
-		testenv.Unavailable(t, "terraform: %v", err)
+		testenv.Unavailable(t, "%s: %v", bin, err)
 	}
 	dir := t.TempDir()
 	w := &world{t: t, bin: bin, cliConfig: cli,

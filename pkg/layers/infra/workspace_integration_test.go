@@ -18,11 +18,27 @@ import (
 	"github.com/driftd/driftd/pkg/yamlconf"
 )
 
+// binaries runs f once per binary the infra layer supports: terraform
+// (DRIFTD_TERRAFORM) and OpenTofu (DRIFTD_TOFU), each as a subtest.
+func binaries(t *testing.T, f func(t *testing.T, bin string)) {
+	for _, b := range []struct{ name, env string }{{"terraform", "DRIFTD_TERRAFORM"}, {"tofu", "DRIFTD_TOFU"}} {
+		t.Run(b.name, func(t *testing.T) {
+			bin := os.Getenv(b.env)
+			if bin == "" {
+				testenv.Unavailable(t, "%s is not set", b.env)
+			}
+			f(t, bin)
+		})
+	}
+}
+
 // TestInfraWorkspacesOnPgBackend: one stack directory with two workspaces
 // in Terraform's pg backend (a real PostgreSQL), checked as two targets;
 // drift in one workspace is reported on that target only.
-func TestInfraWorkspacesOnPgBackend(t *testing.T) {
-	w := newWorld(t)
+func TestInfraWorkspacesOnPgBackend(t *testing.T) { binaries(t, testInfraWorkspacesOnPgBackend) }
+
+func testInfraWorkspacesOnPgBackend(t *testing.T, bin string) {
+	w := newWorldWith(t, bin)
 	pg := testenv.PostgresForTest(t)
 	dir := filepath.Join(w.repo, "net")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -69,8 +85,10 @@ resource "local_file" "motd" {
 // TestInfraPgLockHeldByApply: an operator's apply holds the pg backend's
 // state lock; a check neither waits for it nor breaks the apply, which then
 // finishes; with lock: true the check says clearly that the state is locked.
-func TestInfraPgLockHeldByApply(t *testing.T) {
-	w := newWorld(t)
+func TestInfraPgLockHeldByApply(t *testing.T) { binaries(t, testInfraPgLockHeldByApply) }
+
+func testInfraPgLockHeldByApply(t *testing.T, bin string) {
+	w := newWorldWith(t, bin)
 	pg := testenv.PostgresForTest(t)
 	fifo := mkfifo(t)
 	dir := filepath.Join(w.repo, "db")
