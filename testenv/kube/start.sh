@@ -84,28 +84,33 @@ for attempt in 1 2 3; do
 	rm -rf "$state/etcd" && mkdir -p "$state/etcd"
 done
 [ "$etcd_up" = 1 ] || die "etcd did not start; see $state/etcd.log"
-api_port=$(free_port)
-
-"$KUBE_BIN/kube-apiserver" --etcd-servers "http://127.0.0.1:$etcd_port" \
-	--bind-address 127.0.0.1 --secure-port "$api_port" --cert-dir "$state/certs" \
-	--token-auth-file "$state/tokens.csv" --authorization-mode RBAC \
-	--service-account-issuer https://kubernetes.default.svc.cluster.local \
-	--service-account-key-file "$state/sa.key" --service-account-signing-key-file "$state/sa.key" \
-	--service-cluster-ip-range 10.0.0.0/16 --endpoint-reconciler-type none \
-	--disable-admission-plugins ServiceAccount \
-	>"$state/apiserver.log" 2>&1 &
-echo $! >"$state/apiserver.pid"
-# stop.sh stops the pids in this order: the apiserver first, then etcd.
-printf '%s\n%s\n' "$(cat "$state/apiserver.pid")" "$(cat "$state/etcd.pid")" >"$state/pids"
-
 api_ready() {
 	[ -f "$state/certs/apiserver.crt" ] && curl -fsS --max-time 2 --cacert "$state/certs/apiserver.crt" \
 		-H "Authorization: Bearer $admin_token" "https://127.0.0.1:$api_port/readyz" >/dev/null 2>&1
 }
-for _ in $(seq 1 600); do
+# As for etcd: another environment may take the chosen port first; an
+# apiserver that exits before it is ready is tried again on another port.
+for attempt in 1 2 3; do
+	api_port=$(free_port)
+	"$KUBE_BIN/kube-apiserver" --etcd-servers "http://127.0.0.1:$etcd_port" \
+		--bind-address 127.0.0.1 --secure-port "$api_port" --cert-dir "$state/certs" \
+		--token-auth-file "$state/tokens.csv" --authorization-mode RBAC \
+		--service-account-issuer https://kubernetes.default.svc.cluster.local \
+		--service-account-key-file "$state/sa.key" --service-account-signing-key-file "$state/sa.key" \
+		--service-cluster-ip-range 10.0.0.0/16 --endpoint-reconciler-type none \
+		--disable-admission-plugins ServiceAccount \
+		>"$state/apiserver.log" 2>&1 &
+	echo $! >"$state/apiserver.pid"
+	# stop.sh stops the pids in this order: the apiserver first, then etcd.
+	printf '%s\n%s\n' "$(cat "$state/apiserver.pid")" "$(cat "$state/etcd.pid")" >"$state/pids"
+	for _ in $(seq 1 600); do
+		api_ready && break
+		kill -0 "$(cat "$state/apiserver.pid")" 2>/dev/null || break
+		sleep 0.1
+	done
 	api_ready && break
-	kill -0 "$(cat "$state/apiserver.pid")" 2>/dev/null || break
-	sleep 0.1
+	kill "$(cat "$state/apiserver.pid")" 2>/dev/null || true
+	log "kube-apiserver did not start on port $api_port (attempt $attempt): $(tail -n 2 "$state/apiserver.log" | tr '\n' ' ')"
 done
 api_ready || die "kube-apiserver not ready; see $state/apiserver.log"
 

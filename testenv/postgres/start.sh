@@ -29,12 +29,30 @@ chown postgres:postgres "$data"
 as_pg() { setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; }
 as_pg "$bin/initdb" -D "$data/db" -U driftd -A trust --no-sync >"$state/initdb.log" 2>&1 ||
 	die "initdb failed; see $state/initdb.log"
-port=$(free_port)
-# setpriv execs postgres: the pid recorded is the server's own.
-setpriv --reuid=postgres --regid=postgres --init-groups -- \
-	"$bin/postgres" -D "$data/db" -h 127.0.0.1 -p "$port" -k "$data" -c fsync=off >"$state/postgres.log" 2>&1 &
-echo $! >>"$state/pids"
-wait_tcp 127.0.0.1 "$port" 200 || die "postgres did not start; see $state/postgres.log"
+# A port chosen free may be taken by another environment before postgres
+# binds it: a server that exits is tried again on another port.
+up=0
+for attempt in 1 2 3; do
+	port=$(free_port)
+	# setpriv execs postgres: the pid recorded is the server's own.
+	setpriv --reuid=postgres --regid=postgres --init-groups -- \
+		"$bin/postgres" -D "$data/db" -h 127.0.0.1 -p "$port" -k "$data" -c fsync=off >"$state/postgres.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 1 200); do
+		if wait_tcp 127.0.0.1 "$port" 2; then
+			up=1
+			break
+		fi
+		kill -0 "$pid" 2>/dev/null || break
+	done
+	if [ "$up" = 1 ]; then
+		echo "$pid" >>"$state/pids"
+		break
+	fi
+	kill "$pid" 2>/dev/null || true
+	log "postgres did not start on port $port (attempt $attempt)"
+done
+[ "$up" = 1 ] || die "postgres did not start; see $state/postgres.log"
 for _ in $(seq 1 100); do
 	"$bin/psql" -h 127.0.0.1 -p "$port" -U driftd -d postgres -qAtc 'select 1' >/dev/null 2>&1 && break
 	sleep 0.1
