@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/hashicorp/terraform-exec/tfexec"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/driftd/driftd/pkg/drift"
@@ -34,6 +36,9 @@ type Layer struct {
 	// ignore are the ignore rules; this layer applies their attribute
 	// paths.
 	ignore []ignore.Rule
+	// tfs keeps a terraform-exec handle per stack directory (see terraformFor).
+	tfsMu sync.Mutex
+	tfs   map[string]*tfexec.Terraform
 }
 
 // SetIgnore hands the layer the ignore rules, whose attribute paths it

@@ -59,7 +59,7 @@ func (l *Layer) plan(ctx context.Context, src source, st Stack) (*tfjson.Plan, *
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, nil, fmt.Errorf("stack %s: %w", st.Name, err)
 	}
-	tf, err := tfexec.NewTerraform(dir, l.cfg.Binary)
+	tf, err := l.terraformFor(dir, dataDir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("stack %s: %w", st.Name, err)
 	}
@@ -209,4 +209,29 @@ func stripANSI(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// terraformFor returns the terraform-exec handle of a stack (its directory
+// dir, and dataDir, which is the stack's own: two workspaces of one
+// directory are two stacks), made once and kept: terraform-exec asks the
+// binary for its version (one more terraform process) the first time a
+// handle runs a command, so a new handle per check cost a process per stack
+// per check. A stack is checked by one goroutine at a time, so its handle
+// is never used by two at once.
+func (l *Layer) terraformFor(dir, dataDir string) (*tfexec.Terraform, error) {
+	l.tfsMu.Lock()
+	defer l.tfsMu.Unlock()
+	key := dir + "\x00" + dataDir
+	if tf, ok := l.tfs[key]; ok {
+		return tf, nil
+	}
+	tf, err := tfexec.NewTerraform(dir, l.cfg.Binary)
+	if err != nil {
+		return nil, err
+	}
+	if l.tfs == nil {
+		l.tfs = map[string]*tfexec.Terraform{}
+	}
+	l.tfs[key] = tf
+	return tf, nil
 }
