@@ -103,11 +103,21 @@ func BenchmarkInfraEightStacks50(b *testing.B) {
 // BenchmarkInfraEightStacks50ParallelShell is the same against the 8 plain
 // plans run in parallel, the best a shell script could do.
 func BenchmarkInfraEightStacks50ParallelShell(b *testing.B) {
-	benchInfra(b, 8, 50, func(w *world, names []string) {
-		var wg sync.WaitGroup
-		for _, n := range names {
-			wg.Go(func() { w.plainPlan(n) })
-		}
-		wg.Wait()
-	})
+	benchInfra(b, 8, 50, parallelShell)
+}
+
+// BenchmarkInfraFortyStacks50ParallelShell is the scaling: 40 stacks of 50
+// resources against the 40 plain plans run in parallel from a shell.
+func BenchmarkInfraFortyStacks50ParallelShell(b *testing.B) {
+	benchInfra(b, 40, 50, parallelShell)
+}
+
+// parallelShell runs every stack's plain plan at once, as `&` and `wait`
+// in a shell would.
+func parallelShell(w *world, names []string) {
+	var wg sync.WaitGroup
+	for _, n := range names {
+		wg.Go(func() { w.plainPlan(n) })
+	}
+	wg.Wait()
 }
