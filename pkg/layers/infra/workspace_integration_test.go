@@ -168,3 +168,50 @@ resource "local_file" "motd" {
 		t.Errorf("the operator's apply did not finish\n%s", out.String())
 	}
 }
+
+// TestInfraWorkspacesOnLocalBackend: the local backend keeps workspace
+// states under workspace_dir; with it outside the repository (as state
+// always should be), two workspaces are two targets here too.
+func TestInfraWorkspacesOnLocalBackend(t *testing.T) { binaries(t, testInfraWorkspacesOnLocalBackend) }
+
+func testInfraWorkspacesOnLocalBackend(t *testing.T, bin string) {
+	w := newWorldWith(t, bin)
+	dir := filepath.Join(w.repo, "net")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w.write(filepath.Join(dir, "main.tf"), fmt.Sprintf(`terraform {
+  backend "local" {
+    path          = "%s/default.tfstate"
+    workspace_dir = "%s/workspaces"
+  }
+  required_providers {
+    local = { source = "hashicorp/local" }
+  }
+}
+resource "local_file" "motd" {
+  filename = "%s/${terraform.workspace}-motd"
+  content  = "hello ${terraform.workspace}\n"
+}
+`, w.stateDir, w.stateDir, w.reality))
+	w.terraform("net", "init", "-input=false", "-no-color")
+	for _, ws := range []string{"staging", "prod"} {
+		w.terraform("net", "workspace", "new", "-no-color", ws)
+		w.terraform("net", "apply", "-auto-approve", "-input=false", "-no-color")
+	}
+	l := w.layer(Stack{Name: "net/staging", Dir: "net", Workspace: "staging"}, Stack{Name: "net/prod", Dir: "net", Workspace: "prod"})
+	res := w.check(l)
+	for _, name := range []string{"net/staging", "net/prod"} {
+		if r := res[name]; r.Status != drift.StatusInSync {
+			t.Fatalf("%s after apply: %s %q %v", name, r.Status, r.Error, changes(r))
+		}
+	}
+	w.write(filepath.Join(w.reality, "staging-motd"), "edited by hand\n")
+	res = w.check(l)
+	if r := res["net/staging"]; r.Status != drift.StatusDrifted {
+		t.Errorf("net/staging after a hand edit: %s %q %v", r.Status, r.Error, changes(r))
+	}
+	if r := res["net/prod"]; r.Status != drift.StatusInSync {
+		t.Errorf("net/prod must not see staging's drift: %s %q %v", r.Status, r.Error, changes(r))
+	}
+}
