@@ -40,15 +40,21 @@ func TestInfraWorkspacesOnPgBackend(t *testing.T) { binaries(t, testInfraWorkspa
 func testInfraWorkspacesOnPgBackend(t *testing.T, bin string) {
 	w := newWorldWith(t, bin)
 	pg := testenv.PostgresForTest(t)
+	workspaces(t, w, fmt.Sprintf("backend \"pg\" {\n    conn_str    = %q\n    schema_name = \"driftd_test\"\n  }", pg.ConnStr), "prod")
+}
+
+// workspaces writes the stack "net" with backend, one local_file per
+// workspace, applies it in the workspaces staging and prod, checks both as
+// two targets (in sync), edits the file of workspace edited by hand, and
+// checks that only that workspace's target drifted.
+func workspaces(t *testing.T, w *world, backend, edited string) {
+	t.Helper()
 	dir := filepath.Join(w.repo, "net")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	w.write(filepath.Join(dir, "main.tf"), fmt.Sprintf(`terraform {
-  backend "pg" {
-    conn_str    = %q
-    schema_name = "driftd_test"
-  }
+  %s
   required_providers {
     local = { source = "hashicorp/local" }
   }
@@ -57,28 +63,29 @@ resource "local_file" "motd" {
   filename = "%s/${terraform.workspace}-motd"
   content  = "hello ${terraform.workspace}\n"
 }
-`, pg.ConnStr, w.reality))
+`, backend, w.reality))
 	w.terraform("net", "init", "-input=false", "-no-color")
 	for _, ws := range []string{"staging", "prod"} {
 		w.terraform("net", "workspace", "new", "-no-color", ws)
 		w.terraform("net", "apply", "-auto-approve", "-input=false", "-no-color")
 	}
 	l := w.layer(Stack{Name: "net/staging", Dir: "net", Workspace: "staging"}, Stack{Name: "net/prod", Dir: "net", Workspace: "prod"})
-
 	res := w.check(l)
 	for _, name := range []string{"net/staging", "net/prod"} {
 		if r := res[name]; r.Status != drift.StatusInSync {
 			t.Fatalf("%s after apply: %s %q %v", name, r.Status, r.Error, changes(r))
 		}
 	}
-
-	w.write(filepath.Join(w.reality, "prod-motd"), "edited by hand\n")
+	w.write(filepath.Join(w.reality, edited+"-motd"), "edited by hand\n")
 	res = w.check(l)
-	if r := res["net/prod"]; r.Status != drift.StatusDrifted || len(r.Findings) != 1 || r.Findings[0].Object != "local_file.motd" {
-		t.Errorf("net/prod after a hand edit: %s %q %v, want local_file.motd drifted", r.Status, r.Error, changes(r))
-	}
-	if r := res["net/staging"]; r.Status != drift.StatusInSync {
-		t.Errorf("net/staging must not see prod's drift: %s %q %v", r.Status, r.Error, changes(r))
+	for _, ws := range []string{"staging", "prod"} {
+		r := res["net/"+ws]
+		switch {
+		case ws == edited && (r.Status != drift.StatusDrifted || len(r.Findings) != 1 || r.Findings[0].Object != "local_file.motd"):
+			t.Errorf("net/%s after a hand edit: %s %q %v, want local_file.motd drifted", ws, r.Status, r.Error, changes(r))
+		case ws != edited && r.Status != drift.StatusInSync:
+			t.Errorf("net/%s must not see net/%s's drift: %s %q %v", ws, edited, r.Status, r.Error, changes(r))
+		}
 	}
 }
 
@@ -176,42 +183,5 @@ func TestInfraWorkspacesOnLocalBackend(t *testing.T) { binaries(t, testInfraWork
 
 func testInfraWorkspacesOnLocalBackend(t *testing.T, bin string) {
 	w := newWorldWith(t, bin)
-	dir := filepath.Join(w.repo, "net")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	w.write(filepath.Join(dir, "main.tf"), fmt.Sprintf(`terraform {
-  backend "local" {
-    path          = "%s/default.tfstate"
-    workspace_dir = "%s/workspaces"
-  }
-  required_providers {
-    local = { source = "hashicorp/local" }
-  }
-}
-resource "local_file" "motd" {
-  filename = "%s/${terraform.workspace}-motd"
-  content  = "hello ${terraform.workspace}\n"
-}
-`, w.stateDir, w.stateDir, w.reality))
-	w.terraform("net", "init", "-input=false", "-no-color")
-	for _, ws := range []string{"staging", "prod"} {
-		w.terraform("net", "workspace", "new", "-no-color", ws)
-		w.terraform("net", "apply", "-auto-approve", "-input=false", "-no-color")
-	}
-	l := w.layer(Stack{Name: "net/staging", Dir: "net", Workspace: "staging"}, Stack{Name: "net/prod", Dir: "net", Workspace: "prod"})
-	res := w.check(l)
-	for _, name := range []string{"net/staging", "net/prod"} {
-		if r := res[name]; r.Status != drift.StatusInSync {
-			t.Fatalf("%s after apply: %s %q %v", name, r.Status, r.Error, changes(r))
-		}
-	}
-	w.write(filepath.Join(w.reality, "staging-motd"), "edited by hand\n")
-	res = w.check(l)
-	if r := res["net/staging"]; r.Status != drift.StatusDrifted {
-		t.Errorf("net/staging after a hand edit: %s %q %v", r.Status, r.Error, changes(r))
-	}
-	if r := res["net/prod"]; r.Status != drift.StatusInSync {
-		t.Errorf("net/prod must not see staging's drift: %s %q %v", r.Status, r.Error, changes(r))
-	}
+	workspaces(t, w, fmt.Sprintf("backend \"local\" {\n    path          = \"%s/default.tfstate\"\n    workspace_dir = \"%s/workspaces\"\n  }", w.stateDir, w.stateDir), "staging")
 }
