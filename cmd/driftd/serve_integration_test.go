@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -80,9 +81,20 @@ func startServe(t *testing.T, cfg string, extraArgs ...string) *serveProc {
 		t.Fatal(err)
 	}
 	go func() { p.done <- p.cmd.Wait() }()
+	// The test's own directory: every process driftd started under it
+	// (terraform, its provider) carries it in its command line.
+	root := filepath.Dir(t.TempDir())
 	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.done
+		// SIGTERM first: driftd ends its checks and reaps what terraform
+		// started; SIGKILL only if it does not exit.
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(15 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+		killUnder(root)
 		if t.Failed() {
 			t.Logf("driftd serve logs:\n%s", p.logs)
 		}
@@ -92,6 +104,23 @@ func startServe(t *testing.T, cfg string, extraArgs ...string) *serveProc {
 		t.Fatalf("driftd serve did not come up:\n%s", p.logs)
 	}
 	return p
+}
+
+// killUnder kills every process whose command line names a path under dir:
+// a provider that terraform left when driftd was killed mid-plan must not
+// outlive the test.
+func killUnder(dir string) {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(cmd), dir+"/") {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 }
 
 func (p *serveProc) get(path string) (int, string) {
