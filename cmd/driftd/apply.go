@@ -109,6 +109,7 @@ func runApply(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 	}
 	opts.DryRun = false
+	opts.Reviewed = &plan
 	res := apply.Run(ctx, rep, snap, opts)
 	writeApply(stdout, f.output, res)
 	return applyExit(res)

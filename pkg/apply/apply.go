@@ -47,6 +47,11 @@ type Options struct {
 	Breaker *Breaker
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Reviewed, in a real run, is the dry run of the same revision that
+	// the operator was shown: its actions count against the caps, and the
+	// layers are not asked again. Each object is still verified when it is
+	// changed.
+	Reviewed *Result
 	// Logger, when set, gets one line per action, with its diff (before
 	// and after, as the finding showed it; never a secret value).
 	Logger *slog.Logger
@@ -132,11 +137,14 @@ func Run(ctx context.Context, rep drift.Report, snap drift.Snapshot, o Options) 
 			}
 			p := planned{layer: l.Layer, target: t}
 			for _, f := range t.Findings {
-				switch {
-				case f.Change == drift.ChangeUnmanaged && !o.Config.Prune:
+				if f.Change == drift.ChangeUnmanaged && !o.Config.Prune {
 					skip(l.Layer, t.Name, f, drift.ResultSkipped, ReasonPruneOff+": deleting what Git does not declare needs apply.prune")
-				case o.Breaker.Tripped(key(l.Layer, t.Name, f.Object), now(), o.Config.FlapBreaker) != "":
-					skip(l.Layer, t.Name, f, drift.ResultBlocked, ReasonFlapping+": "+o.Breaker.Tripped(key(l.Layer, t.Name, f.Object), now(), o.Config.FlapBreaker))
+					continue
+				}
+				// One read of the breaker's history per object.
+				switch why := o.Breaker.Tripped(key(l.Layer, t.Name, f.Object), now(), o.Config.FlapBreaker); {
+				case why != "":
+					skip(l.Layer, t.Name, f, drift.ResultBlocked, ReasonFlapping+": "+why)
 				default:
 					p.todo = append(p.todo, f)
 					changes++
@@ -151,17 +159,7 @@ func Run(ctx context.Context, rep drift.Report, snap drift.Snapshot, o Options) 
 		}
 	}
 
-	block := ""
-	open, why := o.Config.Windows.Open(now())
-	switch {
-	case !open && changes > 0:
-		block = ReasonWindow + ": " + why + "; nothing was applied"
-	case changes > o.Config.MaxChanges:
-		block = fmt.Sprintf("%s: %d changes exceed apply.max_changes (%d); nothing was applied", ReasonMaxChanges, changes, o.Config.MaxChanges)
-	case deletions > o.Config.MaxDeletions:
-		block = fmt.Sprintf("%s: %d deletions exceed apply.max_deletions (%d); nothing was applied", ReasonMaxDeletions, deletions, o.Config.MaxDeletions)
-	}
-	if block != "" {
+	blockAll := func(block string) Result {
 		res.Blocked = block
 		for _, p := range plan {
 			for _, f := range p.todo {
@@ -170,29 +168,38 @@ func Run(ctx context.Context, rep drift.Report, snap drift.Snapshot, o Options) 
 		}
 		o.log(res)
 		return res
+	}
+	open, why := o.Config.Windows.Open(now())
+	switch {
+	case !open && changes > 0:
+		return blockAll(ReasonWindow + ": " + why + "; nothing was applied")
+	case changes > o.Config.MaxChanges:
+		return blockAll(fmt.Sprintf("%s: %d changes exceed apply.max_changes (%d); nothing was applied", ReasonMaxChanges, changes, o.Config.MaxChanges))
+	case deletions > o.Config.MaxDeletions:
+		return blockAll(fmt.Sprintf("%s: %d deletions exceed apply.max_deletions (%d); nothing was applied", ReasonMaxDeletions, deletions, o.Config.MaxDeletions))
 	}
 
 	// The cap counts what the layers will do, not the findings: one
 	// finding may become a write, a reload and a restart, and one plan
-	// many resources. A real run asks the layers' dry run first.
-	dry := res.Actions
-	if !o.DryRun {
-		dry = nil
+	// many resources. A real run takes that from the dry run the operator
+	// reviewed (Options.Reviewed), or asks the layers' dry run first.
+	var planned []drift.ActionResult
+	before := len(res.Actions)
+	switch {
+	case o.DryRun:
+		planned = o.execute(ctx, plan, snap, true, now, &res.Actions)
+	case o.Reviewed != nil && o.Reviewed.DryRun && o.Reviewed.Revision == rep.Revision:
+		planned = o.Reviewed.Actions
+	default:
+		var discard []drift.ActionResult
+		planned = o.execute(ctx, plan, snap, true, now, &discard)
 	}
-	planned := o.execute(ctx, plan, snap, true, now, &dry)
 	if block := capBlock(planned, o.Config); block != "" {
-		res.Blocked = block
-		for _, p := range plan {
-			for _, f := range p.todo {
-				skip(p.layer, p.target.Name, f, drift.ResultBlocked, block)
-			}
-		}
-		o.log(res)
-		return res
+		// The dry run's actions will not be taken: each is blocked instead.
+		res.Actions = res.Actions[:before]
+		return blockAll(block)
 	}
-	if o.DryRun {
-		res.Actions = dry
-	} else {
+	if !o.DryRun {
 		o.execute(ctx, plan, snap, false, now, &res.Actions)
 	}
 	o.log(res)

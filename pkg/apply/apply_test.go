@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,11 +20,16 @@ import (
 // fails on objects named in fail.
 type fakeApplier struct {
 	calls []string
-	fail  map[string]bool
+	// dryRuns counts the dry runs asked for.
+	dryRuns int
+	fail    map[string]bool
 }
 
 func (a *fakeApplier) Apply(_ context.Context, _ drift.Snapshot, t drift.TargetResult, req drift.ApplyRequest) []drift.ActionResult {
 	var out []drift.ActionResult
+	if req.DryRun {
+		a.dryRuns++
+	}
 	for _, f := range req.Findings {
 		if !req.DryRun {
 			a.calls = append(a.calls, t.Name+" "+f.Object)
@@ -233,5 +239,28 @@ func TestBreakerCorruptHistoryHoldsBack(t *testing.T) {
 		Options{Config: cfg(), Layers: map[drift.LayerName]drift.Applier{drift.LayerApp: fa}, Breaker: b})
 	if len(fa.calls) != 0 || res.Count(drift.ResultBlocked) != 1 || !strings.Contains(res.Actions[0].Reason, "remove the file") {
 		t.Errorf("corrupt history: calls %v, %+v", fa.calls, res.Actions)
+	}
+}
+
+// A real run after the dry run the operator reviewed takes the caps from
+// that dry run and does not ask the layers again; a reviewed dry run above
+// a cap blocks the real run.
+func TestRunReusesTheReviewedDryRun(t *testing.T) {
+	fa := &fakeApplier{}
+	rep := report(target("shop", drift.Finding{Object: "a", Change: drift.ChangeChanged}))
+	opts := Options{Config: cfg(), DryRun: true, Layers: map[drift.LayerName]drift.Applier{drift.LayerApp: fa}}
+	plan := Run(t.Context(), rep, drift.Snapshot{}, opts)
+	opts.DryRun, opts.Reviewed = false, &plan
+	res := Run(t.Context(), rep, drift.Snapshot{}, opts)
+	if fa.dryRuns != 1 || len(fa.calls) != 1 || res.Count(drift.ResultApplied) != 1 {
+		t.Errorf("dry runs %d, calls %v, %v: want one dry run, one apply", fa.dryRuns, fa.calls, results(res))
+	}
+	big := plan
+	big.Actions = append(slices.Clone(plan.Actions), drift.ActionResult{Object: "reload", Action: "reload", Result: drift.ResultWouldApply})
+	opts.Config.MaxChanges = 1
+	opts.Reviewed = &big
+	res = Run(t.Context(), rep, drift.Snapshot{}, opts)
+	if len(fa.calls) != 1 || !strings.HasPrefix(res.Blocked, ReasonMaxChanges) {
+		t.Errorf("a reviewed dry run over the cap: calls %v, blocked %q", fa.calls, res.Blocked)
 	}
 }
