@@ -8,36 +8,19 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
-)
 
-// rbacDoc is what the tests read of a rendered Role, ClusterRole,
-// RoleBinding or ClusterRoleBinding.
-type rbacDoc struct {
-	Kind     string `json:"kind"`
-	Metadata struct {
-		Name      string `json:"name"`
-		Namespace string `json:"namespace"`
-	} `json:"metadata"`
-	Rules []struct {
-		APIGroups []string `json:"apiGroups"`
-		Resources []string `json:"resources"`
-		Verbs     []string `json:"verbs"`
-	} `json:"rules"`
-	RoleRef struct {
-		Kind string `json:"kind"`
-		Name string `json:"name"`
-	} `json:"roleRef"`
-}
+	"github.com/driftd/driftd/internal/testenv"
+)
 
 // renderRBAC renders a kustomization with kustomize's Go API and returns
 // its RBAC objects.
-func renderRBAC(t *testing.T, dir string) []rbacDoc {
+func renderRBAC(t *testing.T, dir string) []testenv.RBACObject {
 	t.Helper()
 	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
 	if err != nil {
 		t.Fatalf("kustomize %s: %v", dir, err)
 	}
-	var docs []rbacDoc
+	var docs []testenv.RBACObject
 	for _, r := range m.Resources() {
 		if !strings.HasPrefix(r.GetApiVersion(), "rbac.authorization.k8s.io/") {
 			continue
@@ -46,7 +29,7 @@ func renderRBAC(t *testing.T, dir string) []rbacDoc {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var d rbacDoc
+		var d testenv.RBACObject
 		if err := yaml.Unmarshal(b, &d); err != nil {
 			t.Fatalf("%s: %v", dir, err)
 		}

@@ -130,9 +130,9 @@ func (a resourceAttributes) String() string {
 	return a.Verb + " " + r + " " + where
 }
 
-// rbacObject is what deployedGrants reads of a Role, ClusterRole,
+// RBACObject is what the tests read of a rendered Role, ClusterRole,
 // RoleBinding or ClusterRoleBinding.
-type rbacObject struct {
+type RBACObject struct {
 	Kind     string `json:"kind"`
 	Metadata struct {
 		Name      string `json:"name"`
@@ -160,10 +160,10 @@ type rbacObject struct {
 // through roles also among docs, in the binding's namespace (cluster-wide
 // for a ClusterRoleBinding).
 func deployedGrants(docs []byte) ([]subjectAccessReview, error) {
-	roles := map[string]rbacObject{} // "ClusterRole/name" or "Role/ns/name"
-	var bindings []rbacObject
+	roles := map[string]RBACObject{} // "ClusterRole/name" or "Role/ns/name"
+	var bindings []RBACObject
 	for _, doc := range strings.Split(string(docs), "\n---\n") {
-		var o rbacObject
+		var o RBACObject
 		if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
 			return nil, fmt.Errorf("a rendered document: %w", err)
 		}
