@@ -57,27 +57,28 @@ type plannedChange struct {
 	actions []string
 }
 
-// keepPlan records a plan file that a check has just saved: its hash, what
-// it changes and the state it was made from. The file holds the state and
-// the variables, so only driftd may read it.
-func keepPlan(file string, p *tfjson.Plan, st Stack, dir, dataDir string) (*savedPlan, error) {
-	if err := os.Chmod(file, 0o600); err != nil {
-		return nil, err
+// seal makes the saved plan fit for apply: readable by its owner only, its
+// hash and changes recorded, and the state it was made from. A check does
+// it only for a stack with drift; the others' plans are removed unread.
+func (sp *savedPlan) seal() error {
+	if err := os.Chmod(sp.file, 0o600); err != nil {
+		return err
 	}
-	sum, err := fileSum(file)
+	sum, err := fileSum(sp.file)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	sp := &savedPlan{stack: st, dir: dir, dataDir: dataDir, file: file, sum: sum, plan: p}
-	for _, rc := range p.ResourceChanges {
+	sp.sum = sum
+	sp.changes = nil
+	for _, rc := range sp.plan.ResourceChanges {
 		if rc == nil || rc.Change == nil || rc.Change.Actions.NoOp() || rc.Change.Actions.Read() {
 			continue
 		}
 		sp.changes = append(sp.changes, plannedChange{address: rc.Address, actions: actionStrings(rc.Change.Actions)})
 	}
 	// Best effort: terraform checks the same again when it applies.
-	sp.serial, sp.lineage, _ = planState(file)
-	return sp, nil
+	sp.serial, sp.lineage, _ = planState(sp.file)
+	return nil
 }
 
 func fileSum(name string) (string, error) {

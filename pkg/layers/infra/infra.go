@@ -129,6 +129,11 @@ func (l *Layer) checkStack(ctx context.Context, src source, st Stack) drift.Targ
 	res.Managed = Managed(plan)
 	if slices.ContainsFunc(res.Findings, func(f drift.Finding) bool { return f.Change == drift.ChangeDrifted }) {
 		// Apply mode may restore this drift with exactly this plan.
+		if err := saved.seal(); err != nil {
+			_ = os.Remove(saved.file)
+			res.Error = fmt.Sprintf("stack %s: keep the plan: %v", st.Name, err)
+			return res
+		}
 		res.Private = saved
 	} else {
 		// Nothing to restore: do not keep a file that holds the state.

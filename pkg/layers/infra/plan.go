@@ -160,12 +160,10 @@ func (l *Layer) plan(ctx context.Context, src source, st Stack) (*tfjson.Plan, *
 	if err != nil {
 		return nil, nil, fmt.Errorf("stack %s: show plan: %w", st.Name, cleanErr(err))
 	}
-	saved, err := keepPlan(planFile, p, st, dir, dataDir)
-	if err != nil {
-		return nil, nil, fmt.Errorf("stack %s: keep the plan: %w", st.Name, err)
-	}
+	// Sealed (hashed, its state read) only if the check finds drift to
+	// restore: see checkStack.
 	kept = true
-	return p, saved, nil
+	return p, &savedPlan{stack: st, dir: dir, dataDir: dataDir, file: planFile, plan: p}, nil
 }
 
 // env builds the environment of every terraform process of a stack: from
