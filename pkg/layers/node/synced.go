@@ -20,6 +20,8 @@ type syncedMemory struct {
 	mu   sync.Mutex
 	path string
 	seen map[string]string // node + "\x00" + path → sha256 when in sync
+	// dirty is set when seen changed since the last save.
+	dirty bool
 }
 
 // SetSyncedMemory keeps the in-sync memory at path; without it, no finding
@@ -65,7 +67,9 @@ func (m *syncedMemory) observe(node string, desired map[string]File, got Snapsho
 		i, isChanged := changed[Escape(p)]
 		switch {
 		case !isChanged:
-			m.seen[k] = wantHash
+			if m.seen[k] != wantHash {
+				m.seen[k], m.dirty = wantHash, true
+			}
 		case m.seen[k] != "" && m.seen[k] == haveHash && wantHash != haveHash:
 			findings[i].Change = drift.ChangePending
 			findings[i].Diff = "# pending: Git changed and was not deployed (the node still holds what last matched Git)\n" + findings[i].Diff
@@ -79,7 +83,12 @@ func (m *syncedMemory) save() {
 		return
 	}
 	m.mu.Lock()
+	if !m.dirty {
+		m.mu.Unlock()
+		return
+	}
 	b, err := json.Marshal(m.seen)
+	m.dirty = false
 	m.mu.Unlock()
 	if err != nil {
 		return
