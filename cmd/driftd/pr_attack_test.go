@@ -175,7 +175,7 @@ func TestAttackTerraformEnvironmentInsideCheckout(t *testing.T) {
 // link to a file of the runner (the kubeconfig the job wrote to
 // $RUNNER_TEMP, /proc/self/environ of the poster, which holds GH_TOKEN) and
 // make driftd stop before it writes any output: a driftd.yaml that is a
-// link leaving the checkout makes ReadHeadFile fail, and the check exits 1
+// link leaving the checkout makes ReadTreeFile fail, and the check exits 1
 // with no output written. The comment step then posts the link's target.
 // driftd must not leave a pull request's file in the place of an output it
 // was asked to write.

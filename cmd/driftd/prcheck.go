@@ -81,7 +81,7 @@ func (p prRun) run(ctx context.Context, stderr io.Writer) (drift.Report, error) 
 	}
 	var configChange *drift.Finding
 	if p.config == "" {
-		head, err := prcheck.ReadHeadFile(p.repo, "driftd.yaml", int64(cfg.Repo.MaxFileSize))
+		head, err := prcheck.ReadTreeFile(p.repo, "driftd.yaml", int64(cfg.Repo.MaxFileSize))
 		if err != nil {
 			// Shown, not fatal: a pull request must not be able to stop
 			// the report.
@@ -177,7 +177,7 @@ func pathsIn(v string) []string {
 // driftd.yaml as well, to show a pull request's change of it.
 func (p prRun) loadConfig(baseDir string) (*config.Config, []byte, error) {
 	// Read as data: a link in the base tree is not followed.
-	baseYAML, err := prcheck.ReadHeadFile(baseDir, "driftd.yaml", 16<<20)
+	baseYAML, err := prcheck.ReadTreeFile(baseDir, "driftd.yaml", 16<<20)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--base %s: %w", p.base, err)
 	}

@@ -35,13 +35,13 @@ func TestAttackReachIgnoresJumpHostRemoval(t *testing.T) {
 }
 
 // Promise 3 (and "the pull request's driftd.yaml is only shown, as a
-// diff"): ReadHeadFile follows a symbolic link anywhere inside the
+// diff"): ReadTreeFile follows a symbolic link anywhere inside the
 // checkout, .git included. A pull request whose driftd.yaml is a link to
 // .git/config gets that file into the config finding's diff, and so into
 // the public comment: with actions/checkout's default persist-credentials
 // it holds the job's token (http.extraheader), and a GitLab runner's
 // remote URL holds the job token.
-func TestAttackReadHeadFileFollowsLinkIntoGitDir(t *testing.T) {
+func TestAttackReadTreeFileFollowsLinkIntoGitDir(t *testing.T) {
 	checkout := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(checkout, ".git"), 0o755); err != nil {
 		t.Fatal(err)
@@ -52,7 +52,7 @@ func TestAttackReadHeadFileFollowsLinkIntoGitDir(t *testing.T) {
 	if err := os.Symlink(".git/config", filepath.Join(checkout, "driftd.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	head, err := ReadHeadFile(checkout, "driftd.yaml", 1<<20)
+	head, err := ReadTreeFile(checkout, "driftd.yaml", 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}

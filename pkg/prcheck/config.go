@@ -90,12 +90,12 @@ func ConfigFinding(name string, base, head []byte) *drift.Finding {
 	}
 }
 
-// ReadHeadFile reads a file of a tree (the pull request's checkout, or the
+// ReadTreeFile reads a file of a tree (the pull request's checkout, or the
 // extracted base) as data: a symbolic link is never followed (it could
 // lead to .git/config, which may hold the job's token, or out of the tree),
 // nor is anything but a regular file of at most max bytes read; those are
 // described instead. A missing file is nil.
-func ReadHeadFile(dir, name string, max int64) ([]byte, error) {
+func ReadTreeFile(dir, name string, max int64) ([]byte, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, err

@@ -126,8 +126,8 @@ func TestConfigFinding(t *testing.T) {
 	if err := os.Symlink("/etc/passwd", filepath.Join(dir, "driftd.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	b, err := ReadHeadFile(dir, "driftd.yaml", 1<<20)
+	b, err := ReadTreeFile(dir, "driftd.yaml", 1<<20)
 	if err == nil && strings.Contains(string(b), "root:") {
-		t.Errorf("ReadHeadFile followed a link out of the checkout: %q", b)
+		t.Errorf("ReadTreeFile followed a link out of the checkout: %q", b)
 	}
 }
