@@ -60,6 +60,7 @@ terraform() {
 		mkdir -p "$dest"
 		cp "$tmp/terraform-provider-$name" "$file.tmp" && mv "$file.tmp" "$file"
 	done
+	cloudfile
 	# OpenTofu resolves hashicorp/local to registry.opentofu.org: the same
 	# provider binaries serve both (hard links: OpenTofu's mirror scan does
 	# not follow a symbolic link to a directory).
@@ -70,12 +71,27 @@ disable_checkpoint = true
 provider_installation {
   filesystem_mirror {
     path    = "$TF_MIRROR"
-    include = ["registry.terraform.io/hashicorp/*", "registry.opentofu.org/hashicorp/*"]
+    include = ["registry.terraform.io/hashicorp/*", "registry.opentofu.org/hashicorp/*",
+               "registry.terraform.io/driftd/*", "registry.opentofu.org/driftd/*"]
   }
 }
 CONF
 	mv "$TF_CLI_CONFIG.tmp" "$TF_CLI_CONFIG"
 	tofu
+}
+
+# cloudfile builds driftd/cloudfile, the test-only provider in
+# testenv/tfprovider whose resources refresh in place, into the mirror. It
+# is rebuilt when its source changes.
+cloudfile() {
+	local dest=$TF_MIRROR/registry.terraform.io/driftd/cloudfile/$CLOUDFILE_VERSION/linux_amd64
+	local file=$dest/terraform-provider-cloudfile_v$CLOUDFILE_VERSION sum
+	sum=$(cat "$here"/tfprovider/go.mod "$here"/tfprovider/go.sum "$here"/tfprovider/*.go | sha256sum | cut -c1-16)
+	[ -x "$file" ] && [ -e "$dest/.source-$sum" ] && return 0
+	log "building the test provider driftd/cloudfile"
+	mkdir -p "$dest"
+	(cd "$here/tfprovider" && GOFLAGS=-mod=mod go build -trimpath -o "$file.tmp" .)
+	rm -f "$dest"/.source-* && mv "$file.tmp" "$file" && touch "$dest/.source-$sum"
 }
 
 # tofu builds OpenTofu from its module's source, copied out of the module

@@ -6,6 +6,8 @@ TERRAFORM_VERSION=1.5.7
 TF_PROVIDERS=(
 	"local 2.9.0 v1.4.1-0.20260513075820-3561e410f9fe"
 )
+# driftd/cloudfile, the test-only provider built from testenv/tfprovider.
+CLOUDFILE_VERSION=0.1.0
 TF_MIRROR=$DRIFTD_CACHE/terraform-mirror
 TF_CLI_CONFIG=$DRIFTD_CACHE/terraformrc
 TERRAFORM_BIN=$DRIFTD_CACHE/bin/terraform-$TERRAFORM_VERSION/terraform

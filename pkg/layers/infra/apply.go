@@ -43,6 +43,8 @@ type savedPlan struct {
 	file, sum string
 	// plan is the file's content as terraform show -json gave it.
 	plan *tfjson.Plan
+	// lifecycle holds the configuration's ignore_changes, per resource.
+	lifecycle map[string]ignoreChanges
 	// changes lists the resources the plan changes, with their actions.
 	changes []plannedChange
 	// serial and lineage name the state the plan was made from (lineage is
@@ -150,8 +152,10 @@ type verdict struct {
 // what Terraform last recorded (the same test that tells drift from a
 // pending Git change in the check). Moves, imports, forgets, output
 // changes and incomplete plans are changes from Git, never drift. A plan
-// that destroys or creates an object again needs allowReplace.
-func judge(p *tfjson.Plan, asked []drift.Finding, allowReplace bool) verdict {
+// that destroys or creates an object again needs allowReplace. Attributes
+// that a resource's lifecycle ignore_changes names are left as reality has
+// them, by terraform as by the judge.
+func judge(p *tfjson.Plan, asked []drift.Finding, allowReplace bool, lifecycle map[string]ignoreChanges) verdict {
 	v := verdict{verbs: map[string]string{}}
 	if p == nil {
 		v.refuse = "the check kept no plan: check again"
@@ -215,7 +219,7 @@ func judge(p *tfjson.Plan, asked []drift.Finding, allowReplace bool) verdict {
 		case a.Delete() || rc.Change.After == nil:
 			refuse("the plan destroys %s: apply never destroys", rc.Address)
 			continue
-		case !onlyUndoes(rc.Change, d):
+		case !onlyUndoes(rc.Change, d, lifecycle[configAddress(rc.Address)].paths):
 			refuse("the plan's change to %s does more than restore its drift: it carries a change from Git", rc.Address)
 			continue
 		}
@@ -380,7 +384,7 @@ func (l *Layer) applyStack(ctx context.Context, target drift.TargetResult, req d
 		res.Result, res.Reason = drift.ResultFailed, "the check kept no saved plan for this stack: check again"
 		return []drift.ActionResult{res}
 	}
-	v := judge(sp.plan, req.Findings, sp.stack.AllowReplace)
+	v := judge(sp.plan, req.Findings, sp.stack.AllowReplace, sp.lifecycle)
 	if held := writesIgnored(sp.plan, l.heldPaths(sp.stack.Name)); len(held) > 0 {
 		if v.refuse != "" {
 			held = append([]string{v.refuse}, held...)

@@ -15,7 +15,7 @@ func TestAttackInfraJudgeRefusesGitChangeHiddenAsDrift(t *testing.T) {
     "before": {"content": "x", "file_permission": "0644"}, "after": {"content": "x", "file_permission": "0600"}}}],
   "resource_changes": [{"address": "local_file.a", "change": {"actions": ["update"],
     "before": {"content": "x", "file_permission": "0600"}, "after": {"content": "x", "file_permission": "0640"}}}]}`)
-	v := judge(p, drifted("local_file.a"), true)
+	v := judge(p, drifted("local_file.a"), true, nil)
 	if v.refuse == "" {
 		t.Errorf("judge accepts a plan that writes 0640 where Terraform recorded 0644: %+v", v)
 	}
@@ -26,7 +26,7 @@ func TestAttackInfraJudgeRefusesGitChangeHiddenAsDrift(t *testing.T) {
   "resource_changes": [{"address": "local_file.a", "change": {"actions": ["update"], "before": {"content": "y"}, "after": {"content": "x"}}},
     {"address": "local_file.b", "change": {"actions": ["create"], "before": null, "after": {"content": "z"}}}],
   "output_changes": {"o": {"actions": ["update"], "before": "1", "after": "2"}}}`)
-	if v := judge(p, drifted("local_file.a"), true); v.refuse == "" {
+	if v := judge(p, drifted("local_file.a"), true, nil); v.refuse == "" {
 		t.Errorf("judge accepts a plan that also creates local_file.b and changes an output: %+v", v)
 	}
 }

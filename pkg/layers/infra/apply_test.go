@@ -146,7 +146,7 @@ func TestJudgeOnlyRestoresDrift(t *testing.T) {
 		want: "the plan changes local_file.new (create), which did not drift: a change from Git, which belongs to the deployment path",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			v := judge(plan(t, tc.plan), tc.asked, tc.allowReplace)
+			v := judge(plan(t, tc.plan), tc.asked, tc.allowReplace, nil)
 			if v.refuse != tc.want {
 				t.Fatalf("refusal:\n got %q\nwant %q", v.refuse, tc.want)
 			}
@@ -170,7 +170,7 @@ func TestJudgeOnlyRestoresDrift(t *testing.T) {
 func TestJudgeGivesEveryReason(t *testing.T) {
 	p := withChange(updatePlan, "resource_changes", `{"address": "local_file.new", "change": {"actions": ["create"], "before": null, "after": {"content": "n"}}}`)
 	p = strings.Replace(p, `"format_version": "1.2",`, `"format_version": "1.2", "output_changes": {"o": {"actions": ["create"], "before": null, "after": "b"}},`, 1)
-	got := judge(plan(t, p), drifted("local_file.a"), false).refuse
+	got := judge(plan(t, p), drifted("local_file.a"), false, nil).refuse
 	want := "the plan changes local_file.new (create), which did not drift: a change from Git, which belongs to the deployment path; the plan changes output.o: a change from Git, not drift"
 	if got != want {
 		t.Errorf("refusal:\n got %q\nwant %q", got, want)

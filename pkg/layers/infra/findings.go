@@ -26,7 +26,15 @@ const (
 // change that touches nothing else is marked ignored (details
 // "ignored_by"), for the engine to list with the other ignored findings.
 func Findings(p *tfjson.Plan, ignored func(addr string) []string) []drift.Finding {
-	out := findings(p)
+	return findingsWith(p, ignored, nil)
+}
+
+// findingsWith is Findings that also honours the configuration's lifecycle
+// ignore_changes: drift only in attributes a resource ignores is marked
+// ignored, and a planned change that restores the rest is not pending.
+func findingsWith(p *tfjson.Plan, ignored func(addr string) []string, lifecycle map[string]ignoreChanges) []drift.Finding {
+	out := findings(p, lifecycle)
+	markLifecycleIgnored(out, p, lifecycle)
 	if ignored == nil {
 		return out
 	}
@@ -56,12 +64,17 @@ func Findings(p *tfjson.Plan, ignored func(addr string) []string) []drift.Findin
 // and after values lies under one of the attribute paths (JSON Pointers).
 // Values that become known only after apply are consequences, not causes.
 func onlyIn(c *tfjson.Change, pointers []string) bool {
-	if c.Before == nil || c.After == nil {
-		return false // created or deleted: the whole object changes
-	}
 	var paths []string
 	for _, p := range pointers {
 		paths = append(paths, attrPath(p))
+	}
+	return onlyInPaths(c, paths)
+}
+
+// onlyInPaths is onlyIn with paths in terraform's notation (tags.team).
+func onlyInPaths(c *tfjson.Change, paths []string) bool {
+	if c.Before == nil || c.After == nil {
+		return false // created or deleted: the whole object changes
 	}
 	before, after := flatten(c.Before), flatten(c.After)
 	unknown := markSet(c.AfterUnknown)
@@ -74,9 +87,7 @@ func onlyIn(c *tfjson.Change, pointers []string) bool {
 		if bok == aok && reflect.DeepEqual(bv, av) {
 			continue
 		}
-		if !slices.ContainsFunc(paths, func(p string) bool {
-			return k == p || strings.HasPrefix(k, p+".") || strings.HasPrefix(k, p+"[")
-		}) {
+		if !underAny(k, paths) {
 			return false
 		}
 	}
@@ -116,7 +127,7 @@ func Managed(p *tfjson.Plan) []string {
 	return out
 }
 
-func findings(p *tfjson.Plan) []drift.Finding {
+func findings(p *tfjson.Plan, lifecycle map[string]ignoreChanges) []drift.Finding {
 	var out []drift.Finding
 	drifted := map[string]*tfjson.ResourceChange{}
 	for _, rc := range p.ResourceDrift {
@@ -135,7 +146,7 @@ func findings(p *tfjson.Plan) []drift.Finding {
 		if rc == nil || rc.Change == nil || rc.Change.Actions.NoOp() || rc.Change.Actions.Read() {
 			continue
 		}
-		if d, ok := drifted[rc.Address]; ok && onlyUndoes(rc.Change, d.Change) {
+		if d, ok := drifted[rc.Address]; ok && onlyUndoes(rc.Change, d.Change, lifecycle[configAddress(rc.Address)].paths) {
 			// Applying Git would just restore what Terraform last recorded:
 			// that is the drift itself, not a pending change.
 			continue
@@ -164,13 +175,14 @@ func findings(p *tfjson.Plan) []drift.Finding {
 
 // onlyUndoes reports whether the planned change puts back exactly the values
 // Terraform recorded before the drift: every attribute of the planned result
-// that is known equals its recorded value.
-func onlyUndoes(planned, driftChange *tfjson.Change) bool {
+// that is known equals its recorded value, but for the attributes under
+// ignoredPaths, which the plan leaves as reality has them.
+func onlyUndoes(planned, driftChange *tfjson.Change, ignoredPaths []string) bool {
 	recorded := flatten(driftChange.Before)
 	after := flatten(planned.After)
 	unknown := markSet(planned.AfterUnknown)
 	for _, k := range sortedKeys(recorded, after) {
-		if unknown.covers(k) {
+		if unknown.covers(k) || underAny(k, ignoredPaths) {
 			continue
 		}
 		rv, rok := recorded[k]
@@ -299,4 +311,46 @@ func keysOf(m marks) map[string]any {
 		}
 	}
 	return out
+}
+
+// underAny reports whether the flattened key k is one of paths or lies
+// below one.
+func underAny(k string, paths []string) bool {
+	return slices.ContainsFunc(paths, func(p string) bool {
+		return k == p || strings.HasPrefix(k, p+".") || strings.HasPrefix(k, p+"[")
+	})
+}
+
+// markLifecycleIgnored marks the drifted findings whose change lies only in
+// attributes that the resource's lifecycle ignore_changes names (details
+// "ignored_by"): Terraform accepts those values as they are, and no plan
+// would touch them. A resource deleted outside Terraform stays drift.
+func markLifecycleIgnored(out []drift.Finding, p *tfjson.Plan, rules map[string]ignoreChanges) {
+	if len(rules) == 0 {
+		return
+	}
+	changes := map[string]*tfjson.Change{}
+	for _, rc := range p.ResourceDrift {
+		if rc != nil {
+			changes[rc.Address] = rc.Change
+		}
+	}
+	for i, f := range out {
+		c := changes[f.Object]
+		if f.Change != drift.ChangeDrifted || c == nil || f.Details["ignored_by"] != nil {
+			continue
+		}
+		r, ok := rules[configAddress(f.Object)]
+		if !ok || c.Before == nil || c.After == nil {
+			continue
+		}
+		if !r.all && !onlyInPaths(c, r.paths) {
+			continue
+		}
+		what := strings.Join(r.paths, ", ")
+		if r.all {
+			what = "all"
+		}
+		out[i].Details["ignored_by"] = fmt.Sprintf("lifecycle ignore_changes = [%s] at %s", what, r.where)
+	}
 }

@@ -123,11 +123,23 @@ func (l *Layer) checkStack(ctx context.Context, src source, st Stack) drift.Targ
 		return res
 	}
 	rules := ignore.New(l.ignore, time.Now())
-	res.Findings = Findings(plan, func(addr string) []string {
+	ignored := func(addr string) []string {
 		return rules.Paths(drift.LayerInfra, st.Name, ignore.ObjectOf(drift.LayerInfra, addr))
-	})
+	}
+	res.Findings = Findings(plan, ignored)
 	res.Managed = Managed(plan)
-	if slices.ContainsFunc(res.Findings, func(f drift.Finding) bool { return f.Change == drift.ChangeDrifted }) {
+	restorable := func(f drift.Finding) bool { return f.Change == drift.ChangeDrifted && f.Details["ignored_by"] == nil }
+	if slices.ContainsFunc(res.Findings, restorable) {
+		// Only drift is worth reading the configuration for: its
+		// lifecycle ignore_changes may set some of it aside.
+		lifecycle, err := readIgnoreChanges(src.dir, saved.dir, saved.dataDir)
+		if err != nil {
+			logger.Warn("some lifecycle ignore_changes could not be read; drift in those resources is reported in full", "err", err)
+		}
+		res.Findings = findingsWith(plan, ignored, lifecycle)
+		saved.lifecycle = lifecycle
+	}
+	if slices.ContainsFunc(res.Findings, restorable) {
 		// Apply mode may restore this drift with exactly this plan.
 		if err := saved.seal(); err != nil {
 			_ = os.Remove(saved.file)

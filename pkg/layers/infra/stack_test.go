@@ -65,19 +65,27 @@ func (w *world) stack(name string, files map[string]string) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		w.t.Fatal(err)
 	}
+	providers := `local = { source = "hashicorp/local" }`
+	for _, body := range files {
+		if strings.Contains(body, "cloudfile_") {
+			// The test provider whose resources refresh in place.
+			providers += "\n    cloudfile = { source = \"driftd/cloudfile\" }"
+			break
+		}
+	}
 	backend := fmt.Sprintf(`terraform {
   backend "local" {
     path = %q
   }
   required_providers {
-    local = { source = "hashicorp/local" }
+    %s
   }
 }
 variable "reality" {
   type    = string
   default = %q
 }
-`, filepath.Join(w.stateDir, name+".tfstate"), w.reality)
+`, filepath.Join(w.stateDir, name+".tfstate"), providers, w.reality)
 	files["backend.tf"] = backend
 	for f, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, f), []byte(body), 0o644); err != nil {
