@@ -1,6 +1,7 @@
 package infra
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"github.com/hashicorp/terraform-exec/tfexec"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -39,6 +41,10 @@ type Layer struct {
 	// tfs keeps a terraform-exec handle per stack directory (see terraformFor).
 	tfsMu sync.Mutex
 	tfs   map[string]*tfexec.Terraform
+	// took is how long each stack's last check took, by name: the
+	// slowest start first, so that a check ends as early as it can.
+	tookMu sync.Mutex
+	took   map[string]time.Duration
 }
 
 // SetIgnore hands the layer the ignore rules, whose attribute paths it
@@ -92,10 +98,37 @@ func (l *Layer) Check(ctx context.Context, snap drift.Snapshot) ([]drift.TargetR
 		return nil, fmt.Errorf("stage the repository for terraform: %w", err)
 	}
 	src := source{rfs: rfs, dir: stage, refused: refused}
-	stacks := l.cfg.Stacks
+	stacks := l.slowestFirst()
 	return drift.CheckEach(ctx, len(stacks), l.cfg.Parallelism, "stack",
 		func(i int) string { return stacks[i].Name },
-		func(ctx context.Context, i int) drift.TargetResult { return l.checkStack(ctx, src, stacks[i]) }), nil
+		func(ctx context.Context, i int) drift.TargetResult {
+			res := l.checkStack(ctx, src, stacks[i])
+			l.tookMu.Lock()
+			l.took[stacks[i].Name] = res.Duration
+			l.tookMu.Unlock()
+			return res
+		}), nil
+}
+
+// slowestFirst orders the stacks by how long their last check took, the
+// slowest (and those never checked) first: with fewer slots than stacks,
+// the check then ends about when its slowest stack does, not a slow
+// stack's time after a queue of quick ones.
+func (l *Layer) slowestFirst() []Stack {
+	l.tookMu.Lock()
+	defer l.tookMu.Unlock()
+	if l.took == nil {
+		l.took = map[string]time.Duration{}
+	}
+	took := func(s Stack) time.Duration {
+		if d, ok := l.took[s.Name]; ok {
+			return d
+		}
+		return math.MaxInt64
+	}
+	stacks := slices.Clone(l.cfg.Stacks)
+	slices.SortStableFunc(stacks, func(a, b Stack) int { return cmp.Compare(took(b), took(a)) })
+	return stacks
 }
 
 // source is the repository as terraform sees it: the jail, to check the

@@ -81,7 +81,7 @@ func (l *Layer) plan(ctx context.Context, src source, st Stack) (*tfjson.Plan, *
 	}
 
 	initMarker := filepath.Join(dataDir, "driftd-init")
-	fp, err := initFingerprint(dir, l.cfg.Binary, st)
+	fp, err := initFingerprint(dir, l.cfg.Binary, st, env)
 	if err != nil {
 		return nil, nil, fmt.Errorf("stack %s: %w", st.Name, err)
 	}
