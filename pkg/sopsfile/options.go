@@ -1,0 +1,56 @@
+package sopsfile
+
+// DefaultMaxSize is the largest input Decrypt accepts unless MaxSize says
+// otherwise. A Kubernetes Secret holds at most 1 MiB.
+const DefaultMaxSize = 8 << 20
+
+// Fixed bounds on what Decrypt hands to the sops library. They are far
+// above what sops writes for Kubernetes manifests and Helm values, and keep
+// a hostile file to a few hundred megabytes of allocation and well under
+// a second.
+const (
+	// maxTokens bounds countTokens, which bounds the nodes a parser
+	// builds: at most three per token.
+	maxTokens = 1 << 17
+	// maxDepth bounds nesting, since the sops store and tree walk
+	// recurse.
+	maxDepth = 100
+	// maxMasterKeys bounds the keys (of any type) in the metadata, and
+	// maxWrappedKey the size of each age-wrapped data key: each
+	// recipient stanza in one costs an X25519 operation per identity.
+	maxMasterKeys = 128
+	maxWrappedKey = 16 << 10
+	// maxRuleRegex bounds the regular expressions in the metadata
+	// (encrypted_regex and the like), which sops compiles once per path
+	// element of every value.
+	maxRuleRegex = 1 << 10
+	// maxWalkWork bounds the work the tree walk costs, in bytes of keys
+	// joined into paths and regular expression evaluations (see
+	// walkCost).
+	maxWalkWork = 1 << 28
+)
+
+// Option changes how Decrypt bounds its input.
+type Option func(*options)
+
+type options struct {
+	maxSize int
+}
+
+// MaxSize makes Decrypt refuse inputs longer than n bytes instead of
+// DefaultMaxSize. n <= 0 means DefaultMaxSize.
+func MaxSize(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.maxSize = n
+		}
+	}
+}
+
+func newOptions(opts []Option) options {
+	o := options{maxSize: DefaultMaxSize}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
