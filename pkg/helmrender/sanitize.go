@@ -1,0 +1,215 @@
+package helmrender
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// minRedacted is the shortest supplied value that is removed from errors:
+// shorter ones (true, 80, web) are no secret, and removing them would
+// garble the message.
+const minRedacted = 4
+
+// redactor removes supplied values from error messages. Helm's errors may
+// quote them: tpl quotes its template (often a value), schema validation
+// quotes values that fail a pattern, and fail or required messages may
+// include them. Values files and inline values may hold secrets, so every
+// supplied string is replaced by "(value)" wherever it appears, except
+// inside names the message needs (templates, the chart, paths).
+type redactor struct {
+	secrets []string
+	keep    []string
+}
+
+// add records a supplied string, and its quoted form (as %q writes it).
+func (r *redactor) add(s string) {
+	if len(s) < minRedacted {
+		return
+	}
+	r.secrets = append(r.secrets, s)
+	if q := strconv.Quote(s); q[1:len(q)-1] != s {
+		r.secrets = append(r.secrets, q[1:len(q)-1])
+	}
+}
+
+// addValues records every string in a values tree.
+func (r *redactor) addValues(v any) {
+	switch v := v.(type) {
+	case string:
+		r.add(v)
+	case map[string]any:
+		for _, e := range v {
+			r.addValues(e)
+		}
+	case []any:
+		for _, e := range v {
+			r.addValues(e)
+		}
+	}
+}
+
+// protect records a name that must stay readable in messages.
+func (r *redactor) protect(s ...string) { r.keep = append(r.keep, s...) }
+
+// clean returns msg without supplied values.
+func (r *redactor) clean(msg string) string {
+	if r == nil || len(r.secrets) == 0 {
+		return msg
+	}
+	secrets := slices.Clone(r.secrets)
+	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
+	// strings.Replacer matches at the earliest position and, there, the
+	// first of its arguments: names to keep come first and map to
+	// themselves.
+	args := make([]string, 0, 2*(len(r.keep)+len(secrets)))
+	for _, k := range r.keep {
+		if k != "" {
+			args = append(args, k, k)
+		}
+	}
+	for _, s := range secrets {
+		args = append(args, s, "(value)")
+	}
+	return strings.NewReplacer(args...).Replace(msg)
+}
+
+var (
+	// quotedValue matches what YAML decoders quote of a document in
+	// their errors.
+	quotedValue = regexp.MustCompile("`[^`]*`")
+	// tplQuote finds where the tpl function quotes its template text.
+	tplQuote = regexp.MustCompile(`(cannot parse template |error during tpl function execution for )"`)
+	// lineBreak matches helm's multi-line error layout.
+	lineBreak = regexp.MustCompile(`\s*\n\s*`)
+)
+
+// sanitize turns an error from the rendering of req into one for a report:
+// it names the request, has no supplied value, no template text quoted by
+// tpl, no line breaks and no control characters.
+func sanitize(req Request, red *redactor, err error) error {
+	msg := err.Error()
+	msg = stripTplText(msg)
+	msg = quotedValue.ReplaceAllString(msg, "(value)")
+	msg = red.clean(msg)
+	msg = lineBreak.ReplaceAllString(strings.TrimSpace(msg), " ")
+	msg = escapeControl(msg)
+	return &renderError{msg: req.String() + ": " + msg, err: err}
+}
+
+// stripTplText replaces the template text that helm's tpl function quotes
+// in its errors.
+func stripTplText(msg string) string {
+	var b strings.Builder
+	for {
+		loc := tplQuote.FindStringIndex(msg)
+		if loc == nil {
+			b.WriteString(msg)
+			return b.String()
+		}
+		start := loc[1] - 1 // the opening quote
+		b.WriteString(msg[:start])
+		q, err := strconv.QuotedPrefix(msg[start:])
+		if err != nil {
+			b.WriteString("(template text)")
+			return b.String()
+		}
+		b.WriteString("(template text)")
+		msg = msg[start+len(q):]
+	}
+}
+
+// escapeControl escapes control characters, so that names carrying escape
+// sequences or line breaks cannot bend a report or a terminal.
+func escapeControl(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// renderError is a sanitized error: its message is safe to report, and it
+// still matches the sentinel errors of the original with errors.Is.
+type renderError struct {
+	msg string
+	err error
+}
+
+func (e *renderError) Error() string { return e.msg }
+
+// Is matches the sentinels of the original error without exposing its
+// message through Unwrap.
+func (e *renderError) Is(target error) bool {
+	for _, s := range sentinels {
+		if target == s && errors.Is(e.err, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// sentinels are the errors that survive sanitizing and the process
+// boundary of RenderIsolated.
+var sentinels = []error{ErrRemoteRefused, ErrOCI, ErrTooLarge, ErrNotVendored, ErrDigest, ErrTimeout, ErrCrashed}
+
+// maxAliasExpansion bounds how many nodes YAML aliases may add to a
+// document when expanded, as the app layer does for plain files.
+const maxAliasExpansion = 100_000
+
+// ErrAliasBomb is returned, wrapped, for YAML whose aliases expand beyond
+// maxAliasExpansion nodes.
+var ErrAliasBomb = errors.New("YAML aliases expand to too many nodes")
+
+// checkAliases refuses YAML whose aliases would expand past
+// maxAliasExpansion nodes, before anything expands them.
+func checkAliases(b []byte) error {
+	if !bytes.ContainsRune(b, '&') || !bytes.ContainsRune(b, '*') {
+		return nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	for {
+		var n yaml.Node
+		if err := dec.Decode(&n); err != nil {
+			return nil // syntax errors are reported by the decoder that follows
+		}
+		memo := map[*yaml.Node]int64{}
+		var literal int64
+		var size func(*yaml.Node) int64
+		size = func(n *yaml.Node) int64 {
+			if v, ok := memo[n]; ok {
+				return v
+			}
+			memo[n] = 1
+			var total int64 = 1
+			if n.Kind == yaml.AliasNode && n.Alias != nil {
+				total = size(n.Alias)
+			} else {
+				literal++
+				for _, c := range n.Content {
+					total = min(total+size(c), 1<<40)
+				}
+			}
+			memo[n] = total
+			return total
+		}
+		if total := size(&n); total-literal > maxAliasExpansion {
+			return fmt.Errorf("%w: more than %d added by aliases (document at line %d)", ErrAliasBomb, maxAliasExpansion, n.Line)
+		}
+	}
+}
