@@ -25,7 +25,7 @@ import (
 var (
 	// ErrRemoteRefused means a request names a chart repository while
 	// fetching charts is not allowed.
-	ErrRemoteRefused = errors.New("charts from chart repositories are not fetched unless allowed (set layers.app.allow_remote_charts, or vendor the chart into the repository)")
+	ErrRemoteRefused = errors.New("charts from chart repositories are not fetched unless allowed (set layers.app.helm.allow_remote_charts, or vendor the chart into the repository)")
 	// ErrOCI means a request names an OCI registry, which driftd does
 	// not fetch from.
 	ErrOCI = errors.New("charts from OCI registries are not supported: vendor the chart into the repository")
