@@ -2,6 +2,7 @@ package helmrender
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -11,6 +12,8 @@ import (
 	"unicode"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/driftd/driftd/pkg/repofs"
 )
 
 // minRedacted is the shortest supplied value that is removed from errors:
@@ -166,7 +169,7 @@ func (e *renderError) Is(target error) bool {
 
 // sentinels are the errors that survive sanitizing and the process
 // boundary of RenderIsolated.
-var sentinels = []error{ErrRemoteRefused, ErrOCI, ErrTooLarge, ErrNotVendored, ErrDigest, ErrTimeout, ErrCrashed}
+var sentinels = []error{ErrRemoteRefused, ErrOCI, ErrTooLarge, ErrNotVendored, ErrDigest, ErrAliasBomb, ErrTimeout, ErrCrashed, repofs.ErrOutside, repofs.ErrTooLarge, repofs.ErrDirSymlink, repofs.ErrNotRegular, context.Canceled, context.DeadlineExceeded}
 
 // maxAliasExpansion bounds how many nodes YAML aliases may add to a
 // document when expanded, as the app layer does for plain files.
