@@ -57,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runApply(ctx, args[1:], os.Stdin, stdout, stderr)
 	case kustomizeBuildCommand:
 		return runKustomizeBuild(args[1:], stdout, stderr)
+	case helmTemplateCommand:
+		return runHelmTemplate(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "driftd %s\n", version)
 		return 0

@@ -225,7 +225,11 @@ func (e *childError) Is(target error) bool {
 
 // crashError describes a child that died before it reported every request.
 func crashError(werr error, stderr string, opts Options) error {
-	if strings.Contains(stderr, "out of memory") {
+	// The Go runtime says "out of memory"; under the race detector, the
+	// limit shows as ThreadSanitizer failing to allocate (ENOMEM) or as
+	// address space collisions.
+	if strings.Contains(stderr, "out of memory") || strings.Contains(stderr, "failed to allocate") ||
+		strings.Contains(stderr, "cannot allocate memory") || strings.Contains(stderr, "address space") {
 		return fmt.Errorf("%w: out of memory (limit %d bytes)", ErrCrashed, opts.MemoryLimit)
 	}
 	detail := "exited"

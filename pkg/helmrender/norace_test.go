@@ -1,0 +1,5 @@
+//go:build !race
+
+package helmrender
+
+const raceEnabled = false
