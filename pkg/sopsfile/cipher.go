@@ -49,10 +49,16 @@ func (c *valueCipher) Encrypt(any, []byte, string) (string, error) {
 // Decrypt decrypts one value (or comment) with the data key; additionalData
 // is the value's path, keys joined with ":" and ended with one.
 func (c *valueCipher) Decrypt(ciphertext string, key []byte, additionalData string) (any, error) {
-	v, err := c.aes.Decrypt(ciphertext, key, additionalData)
-	if err == nil {
-		c.failure = nil
-		return v, nil
+	m := encValue.FindStringSubmatch(ciphertext)
+	// The type is not authenticated, and the aes package panics on a
+	// "bytes" value (it keeps each plaintext as a map key), which sops
+	// never writes: whoever can edit the file could crash the daemon.
+	if m == nil || m[4] != "bytes" {
+		v, err := c.aes.Decrypt(ciphertext, key, additionalData)
+		if err == nil {
+			c.failure = nil
+			return v, nil
+		}
 	}
 	if comment, ok := c.comments[ciphertext]; ok {
 		c.failure = nil
@@ -60,7 +66,7 @@ func (c *valueCipher) Decrypt(ciphertext string, key []byte, additionalData stri
 	}
 	c.failure = &valueFailure{
 		path:      strings.TrimSuffix(additionalData, ":"),
-		encrypted: encValue.MatchString(ciphertext),
+		encrypted: m != nil,
 	}
 	return nil, errValue
 }
@@ -71,7 +77,7 @@ func (c *valueCipher) explain(f Format) error {
 	case c.failure == nil:
 		return f.errorf(ErrMalformed, "a value has a type sops cannot decrypt, or is not encrypted though the file's rules say it should be")
 	case c.failure.encrypted:
-		return f.errorf(ErrTampered, "the value at %q does not authenticate (changed or truncated ciphertext)", c.failure.path)
+		return f.errorf(ErrTampered, "the value at %q does not decrypt: changed or truncated ciphertext, or changed type", c.failure.path)
 	}
 	return f.errorf(ErrTampered, "the value at %q is not encrypted, though the file's rules say it should be", c.failure.path)
 }

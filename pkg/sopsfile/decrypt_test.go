@@ -248,12 +248,12 @@ func TestDecryptKeys(t *testing.T) {
 }
 
 // otherKeysOnly replaces the file's keys with a pgp and an AWS KMS key.
-func otherKeysOnly(tree *sops.Tree) {
+func otherKeysOnly(tree *sops.Tree, _ []byte) {
 	tree.Metadata.KeyGroups = []sops.KeyGroup{{pgpKey(), kmsKey()}}
 }
 
 // addPGPKey adds a pgp key to the file's one key group.
-func addPGPKey(tree *sops.Tree) {
+func addPGPKey(tree *sops.Tree, _ []byte) {
 	tree.Metadata.KeyGroups[0] = append(tree.Metadata.KeyGroups[0], pgpKey())
 }
 

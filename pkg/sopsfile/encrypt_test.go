@@ -22,7 +22,7 @@ type encryption struct {
 	rules func(*sops.Metadata)
 	// edit changes the encrypted tree before it is written, to add keys
 	// of other types or break the metadata.
-	edit func(*sops.Tree)
+	edit func(tree *sops.Tree, dataKey []byte)
 }
 
 // encryptFile encrypts plain as "sops encrypt" does (cmd/sops/encrypt.go
@@ -80,7 +80,7 @@ func encryptFile(t testing.TB, plain []byte, f Format, e encryption) ([]byte, []
 		t.Fatalf("encrypt mac: %v", err)
 	}
 	if e.edit != nil {
-		e.edit(&tree)
+		e.edit(&tree, key)
 	}
 	out, err := store.EmitEncryptedFile(tree)
 	if err != nil {

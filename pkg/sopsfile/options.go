@@ -15,6 +15,11 @@ const (
 	// maxDepth bounds nesting, since the sops store and tree walk
 	// recurse.
 	maxDepth = 100
+	// maxMappingKeys bounds the keys of a YAML mapping and maxKeyCompare
+	// their number times their bytes, since the YAML store's duplicate key
+	// check compares each key with every other.
+	maxMappingKeys = 1 << 13
+	maxKeyCompare  = 1 << 30
 	// maxMasterKeys bounds the keys (of any type) in the metadata, and
 	// maxWrappedKey the size of each age-wrapped data key: each
 	// recipient stanza in one costs an X25519 operation per identity.
@@ -27,7 +32,7 @@ const (
 	// maxWalkWork bounds the work the tree walk costs, in bytes of keys
 	// joined into paths and regular expression evaluations (see
 	// walkCost).
-	maxWalkWork = 1 << 28
+	maxWalkWork = 1 << 26
 )
 
 // Option changes how Decrypt bounds its input.

@@ -107,7 +107,10 @@ func yamlDocs(data []byte) ([]*yaml.Node, error) {
 }
 
 // checkNodes refuses aliases, which the sops YAML store expands without
-// limit, and nesting deeper than maxDepth.
+// limit, nesting deeper than maxDepth, and mappings that would make the
+// store's duplicate key check (yaml.v3's, which compares every pair of keys
+// and reports every duplicate pair) quadratic: duplicate keys, and
+// mappings with too many or too long keys.
 func checkNodes(n *yaml.Node, depth int) error {
 	if n.Kind == yaml.AliasNode {
 		return YAML.errorf(ErrMalformed, "alias at line %d: YAML aliases are not supported (sops never writes them)", n.Line)
@@ -115,10 +118,40 @@ func checkNodes(n *yaml.Node, depth int) error {
 	if depth > maxDepth {
 		return YAML.errorf(ErrTooLarge, "nesting deeper than %d at line %d", maxDepth, n.Line)
 	}
+	if n.Kind == yaml.MappingNode {
+		if err := checkMapping(n); err != nil {
+			return err
+		}
+	}
 	for _, c := range n.Content {
 		if err := checkNodes(c, depth+1); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+func checkMapping(n *yaml.Node) error {
+	keys := len(n.Content) / 2
+	if keys > maxMappingKeys {
+		return YAML.errorf(ErrTooLarge, "a mapping with more than %d keys at line %d", maxMappingKeys, n.Line)
+	}
+	type key struct {
+		kind  yaml.Kind
+		value string
+	}
+	seen := make(map[key]int, keys)
+	size := 0
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if line, dup := seen[key{k.Kind, k.Value}]; dup {
+			return YAML.errorf(ErrMalformed, "mapping key %.40q at line %d already defined at line %d", k.Value, k.Line, line)
+		}
+		seen[key{k.Kind, k.Value}] = k.Line
+		size += len(k.Value)
+	}
+	if keys*size > maxKeyCompare {
+		return YAML.errorf(ErrTooLarge, "a mapping at line %d whose %d keys hold %d bytes", n.Line, keys, size)
 	}
 	return nil
 }
