@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
@@ -42,10 +44,23 @@ func buildLayers(cfg *config.Config, only []string, logger *slog.Logger) ([]drif
 			l.SetSyncedMemory(filepath.Join(cfg.CacheDir, "node-synced.json"))
 			layers = append(layers, l)
 		case drift.LayerApp:
-			l, err := app.New(*cfg.Layers.App, cfg.Ignore, logger.With("layer", n))
+			ac := *cfg.Layers.App
+			if cfg.Repo.URL != "" {
+				// HelmRelease sources and Applications that name the
+				// repository driftd checks out are this repository.
+				ac.Helm.RepoURLs = append(slices.Clone(ac.Helm.RepoURLs), cfg.Repo.URL)
+			}
+			l, err := app.New(ac, cfg.Ignore, logger.With("layer", n))
 			if err != nil {
 				return nil, err
 			}
+			self, err := os.Executable()
+			if err != nil {
+				return nil, fmt.Errorf("app layer: helm: %w", err)
+			}
+			// Charts render in a child process, bounded in time and
+			// memory, whatever a template does.
+			l.SetHelmRenderer([]string{self, helmTemplateCommand})
 			if cfg.Layers.App.AllowRemoteResources {
 				argv, err := remoteRenderer()
 				if err != nil {

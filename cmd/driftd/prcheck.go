@@ -12,6 +12,7 @@ import (
 	"github.com/driftd/driftd/pkg/config"
 	"github.com/driftd/driftd/pkg/drift"
 	"github.com/driftd/driftd/pkg/engine"
+	"github.com/driftd/driftd/pkg/layers/app"
 	"github.com/driftd/driftd/pkg/layers/node"
 	"github.com/driftd/driftd/pkg/prcheck"
 	"github.com/driftd/driftd/pkg/repofs"
@@ -102,11 +103,18 @@ func (p prRun) run(ctx context.Context, stderr io.Writer) (drift.Report, error) 
 	// the job allows it.
 	headCfg := *cfg
 	headCfg.CacheDir = filepath.Join(cfg.CacheDir, "pull-request")
-	if a := cfg.Layers.App; a != nil && a.AllowRemoteResources && !slices.Contains(p.allowCode, string(drift.LayerApp)) {
-		// The pull request's kustomizations would make the runner fetch
-		// URLs of its choosing (internal hosts included).
+	if a := cfg.Layers.App; a != nil && !slices.Contains(p.allowCode, string(drift.LayerApp)) {
 		headApp := *a
+		// The pull request's kustomizations and HelmReleases would make
+		// the runner fetch URLs of its choosing (internal hosts
+		// included).
 		headApp.AllowRemoteResources = false
+		headApp.Helm.AllowRemoteCharts = false
+		// With the runner's SOPS key, the pull request's chart or
+		// configMapGenerator could copy a decrypted Secret into a
+		// ConfigMap that the report shows: its encrypted Secrets are
+		// compared by key names only.
+		headApp.SOPS = app.SOPSConfig{}
 		headCfg.Layers.App = &headApp
 	}
 	only := p.only

@@ -277,6 +277,7 @@ func (c *Config) LocalFiles() map[string]string {
 	}
 	if a := c.Layers.App; a != nil {
 		add("layers.app.kubeconfig", a.Kubeconfig)
+		add("layers.app.sops.age_key_file", a.SOPS.AgeKeyFile)
 	}
 	return out
 }

@@ -50,7 +50,17 @@ type Layer struct {
 	// remoteRenderer renders kustomizations with remote resources in a
 	// child process; see LoadOptions.
 	remoteRenderer []string
+	// helmRenderer renders Helm charts in a child process (argv of
+	// driftd's own helm-template); nil renders them in process.
+	helmRenderer []string
+	// disco is the cached discovery client behind mapper, which also
+	// gives Helm the cluster's version and APIs.
+	disco discovery.CachedDiscoveryInterface
 }
+
+// SetHelmRenderer sets the command that renders Helm charts in a child
+// process bounded in time and memory: argv of driftd's own helm-template.
+func (l *Layer) SetHelmRenderer(argv []string) { l.helmRenderer = argv }
 
 // SetRemoteRenderer sets the command that renders kustomizations when
 // allow_remote_resources is on: argv of driftd's own `kustomize-build`.
@@ -71,8 +81,9 @@ func New(cfg Config, ignore []ignore.Rule, logger *slog.Logger) (*Layer, error) 
 	if err != nil {
 		return nil, fmt.Errorf("app layer: %w", err)
 	}
+	disco := memory.NewMemCacheClient(dc)
 	l := &Layer{cfg: cfg, dyn: dyn, logger: logger, cache: map[cacheKey]map[string]any{}, synced: map[cacheKey]string{}, access: accessCache{now: time.Now},
-		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))}
+		mapper: restmapper.NewDeferredDiscoveryRESTMapper(disco), disco: disco}
 	l.ignore = ignore
 	if cfg.Unmanaged != nil && cfg.Unmanaged.LabelSelector != "" {
 		if l.selector, err = labels.Parse(cfg.Unmanaged.LabelSelector); err != nil {
@@ -92,6 +103,8 @@ type desired struct {
 	obj     *unstructured.Unstructured
 	source  string
 	mapping *meta.RESTMapping
+	// keysOnly: a SOPS-encrypted Secret without a key (see keysOnly).
+	keysOnly bool
 }
 
 // Check loads the Git objects, resolves their kinds, and checks each target
@@ -102,12 +115,22 @@ func (l *Layer) Check(ctx context.Context, snap drift.Snapshot) ([]drift.TargetR
 		return nil, err
 	}
 	defer rfs.Close()
-	objs, loadErr := Load(ctx, rfs, l.cfg.Paths, LoadOptions{RemoteRenderer: l.remoteRenderer, Timeout: l.cfg.Timeout.Std()})
+	objs, loadErr := Load(ctx, rfs, l.cfg.Paths, LoadOptions{RemoteRenderer: l.remoteRenderer, Timeout: l.cfg.Timeout.Std(), decrypt: loadKeys(l.cfg.SOPS)})
 	byTarget := map[string][]desired{}
-	targetErrs := map[string][]error{}
 	var layerErrs []error
 	if loadErr != nil {
 		layerErrs = append(layerErrs, loadErr)
+	}
+	// Helm releases: declared in driftd.yaml, or by HelmRelease and
+	// Application objects just loaded. Their errors are their
+	// namespace's.
+	reqs, targetErrs := l.helmRequests(rfs, objs)
+	objs = append(objs, l.renderHelm(ctx, rfs, reqs, targetErrs)...)
+	for t, errs := range targetErrs {
+		if t == "" {
+			delete(targetErrs, t)
+			targetErrs[l.cfg.DefaultNamespace] = append(targetErrs[l.cfg.DefaultNamespace], errs...)
+		}
 	}
 	maps := l.mappings(ctx, objs)
 	for _, o := range objs {
@@ -128,7 +151,7 @@ func (l *Layer) Check(ctx context.Context, snap drift.Snapshot) ([]drift.TargetR
 			target = l.cfg.DefaultNamespace
 			o.Obj.SetNamespace(target)
 		}
-		byTarget[target] = append(byTarget[target], desired{obj: o.Obj, source: o.Source, mapping: m})
+		byTarget[target] = append(byTarget[target], desired{obj: o.Obj, source: o.Source, mapping: m, keysOnly: o.KeysOnly})
 	}
 	for t, ds := range byTarget {
 		kept, errs := dropDuplicates(ds)

@@ -63,6 +63,9 @@ type applyRecord struct {
 	// writes none of them.
 	aside    []string
 	managers []string
+	// keysOnly: Git holds this Secret's values encrypted and no key was
+	// configured, so apply has nothing to write.
+	keysOnly bool
 }
 
 // applyRecords are a target's records, by finding object. They travel in
@@ -90,6 +93,10 @@ func (l *Layer) applyOne(ctx context.Context, recs applyRecords, f drift.Finding
 	rec, ok := recs[f.Object]
 	if !ok {
 		res.Action, res.Result, res.Reason = "restore", drift.ResultFailed, "the check kept no record of this object"
+		return res
+	}
+	if rec.keysOnly {
+		res.Action, res.Result, res.Reason = drift.ActionFor(f), drift.ResultSkipped, keysOnlyNote+": apply has no values to write"
 		return res
 	}
 	ri := l.dyn.Resource(rec.gvr).Namespace(rec.namespace)

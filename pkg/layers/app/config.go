@@ -52,6 +52,10 @@ type Config struct {
 	// When on, each kustomization is rendered in a child process that is
 	// killed at the target timeout or when the check ends.
 	AllowRemoteResources bool `yaml:"allow_remote_resources"`
+	// Helm renders Helm charts, compared like plain manifests.
+	Helm HelmConfig `yaml:"helm"`
+	// SOPS decrypts SOPS-encrypted files, in memory only.
+	SOPS SOPSConfig `yaml:"sops"`
 	// Apply configures apply mode for this layer.
 	Apply ApplyConfig `yaml:"apply"`
 }
@@ -118,13 +122,14 @@ func (c *Config) Defaults() {
 	if c.Controllers == nil {
 		c.Controllers = DefaultControllers()
 	}
+	c.Helm.defaults()
 }
 
 // Validate reports the section's errors, with paths relative to it.
 func (c *Config) Validate() []yamlconf.FieldError {
 	var errs []yamlconf.FieldError
-	if len(c.Paths) == 0 && c.Enabled.Value(true) {
-		errs = append(errs, yamlconf.Errorf([]string{"paths"}, "at least one path is required"))
+	if len(c.Paths) == 0 && len(c.Helm.Releases) == 0 && c.Enabled.Value(true) {
+		errs = append(errs, yamlconf.Errorf([]string{"paths"}, "at least one path (or helm.releases entry) is required"))
 	}
 	switch c.Compare {
 	case "", CompareAuto, CompareReadOnly, CompareDryRun:
@@ -141,5 +146,5 @@ func (c *Config) Validate() []yamlconf.FieldError {
 			}
 		}
 	}
-	return errs
+	return append(errs, c.Helm.validate()...)
 }

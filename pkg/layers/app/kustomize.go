@@ -172,7 +172,7 @@ func (o LoadOptions) kustomize(ctx context.Context, rfs *repofs.FS, dir string) 
 	if err := checkLocal(rfs, dir, map[string]bool{}); err != nil {
 		return nil, fmt.Errorf("kustomization %s: %w", dir, err)
 	}
-	return build(jailFS{fs: rfs}, rfs, dir)
+	return build(jailFS{fs: rfs, dec: o.decrypt}, rfs, dir)
 }
 
 // build runs kustomize on dir through fsys and decodes its output.
@@ -193,7 +193,11 @@ func build(fsys filesys.FileSystem, rfs *repofs.FS, dir string) ([]Object, error
 			return nil, fmt.Errorf("kustomization %s: %s: %s", dir, r.CurId(), sanitizeErr(err))
 		}
 		for _, o := range objs {
-			out = append(out, Object{Obj: o, Source: "kustomization " + dir})
+			ko, err := keysOnly(o)
+			if err != nil {
+				return nil, fmt.Errorf("kustomization %s: %s: %w", dir, r.CurId(), err)
+			}
+			out = append(out, Object{Obj: o, Source: "kustomization " + dir, KeysOnly: ko})
 		}
 	}
 	return out, nil
@@ -310,6 +314,9 @@ type jailFS struct {
 	// repositories (os.TempDir()/kustomize-*), and nothing else outside
 	// the repository. Only the remote renderer's child sets it.
 	clones bool
+	// dec decrypts SOPS-encrypted files as kustomize reads them (Flux
+	// decrypts after the build; the result is the same), in memory.
+	dec *decrypter
 }
 
 // disk returns the on-disk file system when p is inside one of
@@ -476,7 +483,7 @@ func (j jailFS) ReadFile(p string) ([]byte, error) {
 	if err := checkAliases(b); err != nil {
 		return nil, fmt.Errorf("%s: %w", r, err)
 	}
-	return b, nil
+	return j.dec.decrypt(r, b)
 }
 
 func (j jailFS) Walk(p string, fn filepath.WalkFunc) error {

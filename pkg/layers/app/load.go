@@ -27,6 +27,9 @@ type Object struct {
 	Obj *unstructured.Unstructured
 	// Source is "file (document N)" or "kustomization DIR".
 	Source string
+	// KeysOnly marks a Secret that is SOPS-encrypted in Git while no key
+	// is configured: only its key names can be compared.
+	KeysOnly bool
 }
 
 // LoadOptions says how Load renders kustomizations.
@@ -40,6 +43,9 @@ type LoadOptions struct {
 	RemoteRenderer []string
 	// Timeout bounds one remote rendering.
 	Timeout time.Duration
+	// decrypt decrypts SOPS-encrypted files as they are read; nil when
+	// no key is configured.
+	decrypt *decrypter
 }
 
 // Load reads the desired objects under each path of the repository, through
@@ -88,7 +94,7 @@ func Load(ctx context.Context, rfs *repofs.FS, paths []string, opts LoadOptions)
 				errs = append(errs, err)
 				return nil
 			}
-			objs, ferr := loadFile(rfs, name)
+			objs, ferr := loadFile(rfs, name, opts.decrypt)
 			errs = append(errs, ferr)
 			out = append(out, objs...)
 			return nil
@@ -99,13 +105,16 @@ func Load(ctx context.Context, rfs *repofs.FS, paths []string, opts LoadOptions)
 }
 
 // loadFile splits a file into documents and decodes each.
-func loadFile(rfs *repofs.FS, name string) ([]Object, error) {
+func loadFile(rfs *repofs.FS, name string, dec *decrypter) ([]Object, error) {
 	b, err := rfs.ReadFile(name)
 	if err != nil {
 		return nil, err
 	}
 	if err := checkAliases(b); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if b, err = dec.decrypt(name, b); err != nil {
+		return nil, err
 	}
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(b)))
 	var out []Object
@@ -125,7 +134,13 @@ func loadFile(rfs *repofs.FS, name string) ([]Object, error) {
 			continue
 		}
 		for _, o := range objs {
-			out = append(out, Object{Obj: o, Source: fmt.Sprintf("%s (document %d)", name, i)})
+			src := fmt.Sprintf("%s (document %d)", name, i)
+			ko, err := keysOnly(o)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", src, err))
+				continue
+			}
+			out = append(out, Object{Obj: o, Source: src, KeysOnly: ko})
 		}
 	}
 	return out, errors.Join(errs...)

@@ -81,6 +81,20 @@ func (l *Layer) checkTarget(ctx context.Context, target string, objs []desired, 
 	if m := modeSummary(modes); m != nil {
 		res.Details = map[string]any{"compare": m}
 	}
+	var keysOnly []string
+	for _, d := range objs {
+		if d.keysOnly {
+			keysOnly = append(keysOnly, ID(d.obj))
+		}
+	}
+	if len(keysOnly) > 0 {
+		// In sync or not, the report says what was not compared.
+		if res.Details == nil {
+			res.Details = map[string]any{}
+		}
+		slices.Sort(keysOnly)
+		res.Details["sops_keys_only"] = map[string]any{"objects": keysOnly, "note": keysOnlyNote}
+	}
 	return res
 }
 
@@ -157,9 +171,13 @@ func (l *Layer) compareKind(ctx context.Context, ds []desired, live map[string]*
 				errs = append(errs, err)
 			}
 			if f != nil {
+				if d.keysOnly {
+					f.Details["sops"] = keysOnlyNote
+					f.Diff = "# " + keysOnlyNote + "\n" + f.Diff
+				}
 				findings = append(findings, *f)
 				rec := applyRecord{gvr: d.mapping.Resource, namespace: d.obj.GetNamespace(), name: d.obj.GetName(), kind: d.obj.GetKind(),
-					want: d.obj, aside: append(l.ignoredPaths(d.obj), annotationPaths(d.obj)...), managers: l.ignoredManagers(d.obj)}
+					want: d.obj, aside: append(l.ignoredPaths(d.obj), annotationPaths(d.obj)...), managers: l.ignoredManagers(d.obj), keysOnly: d.keysOnly}
 				if lv != nil {
 					rec.liveRV = lv.GetResourceVersion()
 				}
@@ -186,8 +204,10 @@ func (l *Layer) compareKind(ctx context.Context, ds []desired, live map[string]*
 }
 
 // autoCreated tells objects that the cluster makes by itself, which are
-// never unmanaged drift: anything with a controller owner, and the default
-// ServiceAccount, root CA ConfigMap and token Secrets of every namespace.
+// never unmanaged drift: anything with an owner (the Secret a SealedSecret's
+// controller makes, a Deployment's ReplicaSets), the default ServiceAccount,
+// root CA ConfigMap and token Secrets of every namespace, and Helm's
+// release records.
 func autoCreated(u *unstructured.Unstructured) bool {
 	if len(u.GetOwnerReferences()) > 0 {
 		return true
@@ -198,8 +218,10 @@ func autoCreated(u *unstructured.Unstructured) bool {
 	case "ConfigMap":
 		return u.GetName() == "kube-root-ca.crt"
 	case "Secret":
+		// Helm (and Flux's helm-controller) keeps each release revision
+		// in a Secret of its own type.
 		t, _, _ := unstructured.NestedString(u.Object, "type")
-		return t == "kubernetes.io/service-account-token"
+		return t == "kubernetes.io/service-account-token" || t == "helm.sh/release.v1"
 	}
 	return false
 }
@@ -212,6 +234,10 @@ func (l *Layer) compareOne(ctx context.Context, d desired, live *unstructured.Un
 	if err := ctx.Err(); err != nil {
 		// The check's time is up: no more work per object.
 		return nil, nil, "", fmt.Errorf("%s (%s): %w", id, d.source, err)
+	}
+	if d.keysOnly {
+		// Values unknown: take live's for the keys both have.
+		d.obj = keysOnlyDesired(d.obj, live)
 	}
 	paths := append(l.ignoredPaths(d.obj), annotationPaths(d.obj)...)
 	if live == nil {

@@ -1,0 +1,189 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/discovery"
+
+	"github.com/driftd/driftd/pkg/helmrender"
+	"github.com/driftd/driftd/pkg/repofs"
+)
+
+// helmSource describes where a rendered object comes from, for findings
+// and SARIF: the template's file in the repository first (a chart of a
+// chart repository has none: its declaration is named instead), then the
+// chart, release and values files.
+func helmSource(req helmrender.Request, res helmrender.Result, m helmrender.Manifest) string {
+	ns := req.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	var b strings.Builder
+	if req.RepoURL == "" {
+		// "web/templates/x.yaml" is templates/x.yaml of the chart's
+		// directory; a subchart's is under its charts/.
+		_, rest, _ := strings.Cut(m.Template, "/")
+		b.WriteString(path.Join(req.Chart, rest))
+		fmt.Fprintf(&b, " (chart %s %s", res.Chart, res.Version)
+	} else {
+		b.WriteString(declarationFile(req.Origin))
+		fmt.Fprintf(&b, " (chart %s %s from %s, template %s", res.Chart, res.Version, req.RepoURL, m.Template)
+	}
+	fmt.Fprintf(&b, ", release %s/%s", ns, req.ReleaseName)
+	if len(res.ValuesFiles) > 0 {
+		fmt.Fprintf(&b, ", values %s", strings.Join(res.ValuesFiles, ", "))
+	}
+	if req.Origin != "" {
+		fmt.Fprintf(&b, "; %s", req.Origin)
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// declarationFile is the file an origin names: "apps/hr.yaml" of
+// "HelmRelease a/b in apps/hr.yaml (document 1)", "driftd.yaml" otherwise.
+func declarationFile(origin string) string {
+	if _, after, ok := strings.Cut(origin, " in "); ok {
+		file, _, _ := strings.Cut(after, " (document ")
+		return file
+	}
+	return "driftd.yaml"
+}
+
+// helmRequests lists the releases to render: those driftd.yaml declares,
+// then one per Flux HelmRelease and Argo CD Application source found among
+// the loaded objects whose chart this repository holds.
+func (l *Layer) helmRequests(rfs *repofs.FS, objs []Object) ([]helmrender.Request, map[string][]error) {
+	var reqs []helmrender.Request
+	for i, r := range l.cfg.Helm.Releases {
+		req := helmrender.Request{
+			Origin:      fmt.Sprintf("driftd.yaml layers.app.helm.releases[%d]", i),
+			Chart:       r.Chart,
+			RepoURL:     r.Repo,
+			Version:     r.Version,
+			ReleaseName: r.Name,
+			Namespace:   r.Namespace,
+			ValuesFiles: slices.Clone(r.ValuesFiles),
+			Values:      r.Values,
+		}
+		if req.Namespace == "" {
+			req.Namespace = l.cfg.DefaultNamespace
+		}
+		reqs = append(reqs, req)
+	}
+	src := helmrender.Sources{GitRepositories: l.cfg.Helm.GitRepositories, RepoURLs: l.cfg.Helm.RepoURLs, FS: rfs}
+	for _, o := range objs {
+		switch o.Obj.GetKind() {
+		case "ConfigMap", "Secret", "GitRepository", "HelmRepository":
+			if !o.KeysOnly { // values unknown: not a source of values
+				src.Objects = append(src.Objects, o.Obj)
+			}
+		}
+	}
+	errs := map[string][]error{}
+	for _, o := range objs {
+		gvk := o.Obj.GroupVersionKind()
+		switch {
+		case gvk.Group == "helm.toolkit.fluxcd.io" && gvk.Kind == "HelmRelease" && l.cfg.Helm.Flux.Value(true):
+			req, err := helmrender.FromHelmRelease(o.Obj, src)
+			if err != nil {
+				errs[o.Obj.GetNamespace()] = append(errs[o.Obj.GetNamespace()], fmt.Errorf("%s (%s): %w", ID(o.Obj), o.Source, err))
+				continue
+			}
+			req.Origin = fmt.Sprintf("HelmRelease %s/%s in %s", o.Obj.GetNamespace(), o.Obj.GetName(), o.Source)
+			reqs = append(reqs, req)
+		case gvk.Group == "argoproj.io" && gvk.Kind == "Application" && l.cfg.Helm.ArgoCD.Value(true):
+			rs, err := helmrender.FromApplication(o.Obj, src)
+			if err != nil && !errors.Is(err, helmrender.ErrNotHelm) {
+				// A source that is a plain directory is compared
+				// when paths lists it, like any other.
+				errs[o.Obj.GetNamespace()] = append(errs[o.Obj.GetNamespace()], fmt.Errorf("%s (%s): %w", ID(o.Obj), o.Source, err))
+				continue
+			}
+			for _, req := range rs {
+				req.Origin = fmt.Sprintf("Application %s/%s in %s", o.Obj.GetNamespace(), o.Obj.GetName(), o.Source)
+				reqs = append(reqs, req)
+			}
+		}
+	}
+	return reqs, errs
+}
+
+// renderHelm renders the releases, in a child process of driftd's own when
+// the layer has one (the daemon and the CLI always do), and turns their
+// objects into Objects. A release that fails is an error of its namespace's
+// target (added to errs), naming it, and the others are still compared.
+func (l *Layer) renderHelm(ctx context.Context, rfs *repofs.FS, reqs []helmrender.Request, errs map[string][]error) []Object {
+	if len(reqs) == 0 {
+		return nil
+	}
+	caps, err := l.capabilities()
+	if err != nil {
+		for _, r := range reqs {
+			errs[r.Namespace] = append(errs[r.Namespace], fmt.Errorf("helm %s: read the cluster's version and APIs: %w", r, err))
+		}
+		return nil
+	}
+	opts := helmrender.Options{AllowRemote: l.cfg.Helm.AllowRemoteCharts, Timeout: l.cfg.Timeout.Std()}
+	var outcomes []helmrender.Outcome
+	if l.helmRenderer != nil {
+		outcomes = helmrender.RenderIsolated(ctx, l.helmRenderer, rfs.Path(), rfs.MaxFileSize(), reqs, caps, opts)
+	} else {
+		for _, r := range reqs {
+			res, err := helmrender.Render(ctx, rfs, r, caps, opts)
+			outcomes = append(outcomes, helmrender.Outcome{Result: res, Err: err})
+		}
+	}
+	var out []Object
+	for i, oc := range outcomes {
+		req := reqs[i]
+		if oc.Err != nil {
+			errs[req.Namespace] = append(errs[req.Namespace], fmt.Errorf("helm %s: %w", req, oc.Err))
+			continue
+		}
+		for _, m := range oc.Result.Objects {
+			if m.Object.GetNamespace() == "" {
+				// helm install puts namespaced objects in the release's
+				// namespace; the kind's scope is settled later.
+				m.Object.SetNamespace(req.Namespace)
+			}
+			ko, err := keysOnly(m.Object)
+			if err != nil {
+				errs[req.Namespace] = append(errs[req.Namespace], fmt.Errorf("helm %s: %s: %w", req, m.Template, err))
+				continue
+			}
+			out = append(out, Object{Obj: m.Object, Source: helmSource(req, oc.Result, m), KeysOnly: ko})
+		}
+	}
+	return out
+}
+
+// capabilities is what helm template --kube-version and --api-versions
+// would be given for this cluster, from discovery (cached by the layer's
+// discovery client).
+func (l *Layer) capabilities() (helmrender.Capabilities, error) {
+	v, err := l.disco.ServerVersion()
+	if err != nil {
+		return helmrender.Capabilities{}, err
+	}
+	_, lists, err := l.disco.ServerGroupsAndResources()
+	if err != nil && !discovery.IsGroupDiscoveryFailedError(err) {
+		return helmrender.Capabilities{}, err
+	}
+	versions := sets.New[string]()
+	for _, rl := range lists {
+		versions.Insert(rl.GroupVersion)
+		for _, r := range rl.APIResources {
+			if !strings.Contains(r.Name, "/") {
+				versions.Insert(rl.GroupVersion + "/" + r.Kind)
+			}
+		}
+	}
+	return helmrender.Capabilities{KubeVersion: v.GitVersion, APIVersions: sets.List(versions)}, nil
+}
