@@ -26,7 +26,7 @@ func (k *Keys) Decrypt(data []byte, format Format, opts ...Option) ([]byte, erro
 		return nil, err
 	}
 	if k.Len() == 0 {
-		return nil, fmt.Errorf("decrypt sops %s: no age identities (use ParseAgeKeys)", format)
+		return nil, format.errorf(ErrNoKey, "no age identities (use ParseAgeKeys)")
 	}
 	withSops, err := format.check(data, newOptions(opts))
 	if err != nil {

@@ -277,12 +277,12 @@ func TestDecryptArguments(t *testing.T) {
 	if _, err := keys.Decrypt(enc, 0); err == nil {
 		t.Error("Decrypt(format 0) succeeded")
 	}
-	if _, err := (&Keys{}).Decrypt(enc, YAML); err == nil || !strings.Contains(err.Error(), "no age identities") {
+	if _, err := (&Keys{}).Decrypt(enc, YAML); !errors.Is(err, ErrNoKey) || !strings.Contains(err.Error(), "no age identities") {
 		t.Errorf("Decrypt with no identities = %v", err)
 	}
 	var nilKeys *Keys
-	if _, err := nilKeys.Decrypt(enc, YAML); err == nil {
-		t.Error("Decrypt with nil Keys succeeded")
+	if _, err := nilKeys.Decrypt(enc, YAML); !errors.Is(err, ErrNoKey) {
+		t.Errorf("Decrypt with nil Keys = %v, want ErrNoKey", err)
 	}
 	// A YAML file read as JSON is malformed.
 	if _, err := keys.Decrypt(enc, JSON); !errors.Is(err, ErrMalformed) {

@@ -16,7 +16,9 @@ type Format int
 
 // The formats Decrypt reads. The zero Format is none of them.
 const (
+	// YAML is a YAML file, of one or more documents.
 	YAML Format = iota + 1
+	// JSON is a JSON file holding one object.
 	JSON
 )
 

@@ -211,3 +211,18 @@ func TestDecryptLogsNothing(t *testing.T) {
 		t.Errorf("sops logged:\n%s", logs)
 	}
 }
+
+// TestGuard checks that a panic in the sops library becomes ErrMalformed,
+// without the panic value, which could hold plaintext.
+func TestGuard(t *testing.T) {
+	err := YAML.guard(func() error { panic("s3cr3t-PLAINTEXT-value") })
+	if !errors.Is(err, ErrMalformed) || !errors.Is(err, errLibraryPanic) {
+		t.Fatalf("guard = %v, want ErrMalformed", err)
+	}
+	if strings.Contains(err.Error(), "PLAINTEXT") {
+		t.Errorf("guard error %q holds the panic value", err)
+	}
+	if want := errors.New("x"); !errors.Is(YAML.guard(func() error { return want }), want) {
+		t.Error("guard dropped fn's error")
+	}
+}
