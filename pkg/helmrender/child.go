@@ -10,6 +10,7 @@ import (
 	"log"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -38,6 +39,9 @@ func ServeChild(ctx context.Context, in io.Reader, out io.Writer) error {
 	if err := limitMemory(opts.MemoryLimit); err != nil {
 		return err
 	}
+	// Collect garbage harder well before the hard limit, so that only a
+	// chart that really needs that much memory hits it.
+	debug.SetMemoryLimit(opts.MemoryLimit / 2)
 	log.SetOutput(io.Discard)
 	slog.SetDefault(slog.New(slog.DiscardHandler))
 	rfs, err := repofs.Open(b.Root, b.MaxFile)

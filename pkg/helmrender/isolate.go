@@ -79,27 +79,40 @@ var sentinelCodes = map[string]error{
 func RenderIsolated(ctx context.Context, argv []string, rfsRoot string, maxFile int64, reqs []Request, caps Capabilities, opts Options) []Outcome {
 	opts = opts.withDefaults()
 	out := make([]Outcome, len(reqs))
-	next := 0
-	for next < len(reqs) {
-		b := batch{Root: rfsRoot, MaxFile: maxFile, Requests: reqs[next:], Capabilities: caps, Options: opts}
-		done, failure, started := runChild(ctx, argv, b, func(i int, o Outcome) { out[next+i] = o })
-		next += done
+	fail := func(i int, err error) {
+		out[i].Err = &renderError{msg: reqs[i].String() + ": " + err.Error(), err: err}
+	}
+	// todo are the indexes of the requests still to render, in order.
+	var todo []int
+	for i, r := range reqs {
+		if _, err := json.Marshal(r); err != nil {
+			fail(i, fmt.Errorf("values: %w", err))
+			continue
+		}
+		todo = append(todo, i)
+	}
+	for len(todo) > 0 {
+		b := batch{Root: rfsRoot, MaxFile: maxFile, Capabilities: caps, Options: opts}
+		for _, i := range todo {
+			b.Requests = append(b.Requests, reqs[i])
+		}
+		done, failure, started := runChild(ctx, argv, b, func(k int, o Outcome) { out[todo[k]] = o })
+		todo = todo[done:]
+		if len(todo) == 0 {
+			break
+		}
 		if failure == nil {
-			if next < len(reqs) {
-				failure = fmt.Errorf("%w: it stopped after %d of %d charts", ErrCrashed, done, len(b.Requests))
-			} else {
-				break
-			}
+			failure = fmt.Errorf("%w: it stopped after %d of %d charts", ErrCrashed, done, len(b.Requests))
 		}
 		if ctx.Err() != nil || !started {
 			// Nothing more can render: every remaining request fails.
-			for ; next < len(reqs); next++ {
-				out[next].Err = &renderError{msg: reqs[next].String() + ": " + failure.Error(), err: failure}
+			for _, i := range todo {
+				fail(i, failure)
 			}
 			break
 		}
-		out[next].Err = &renderError{msg: reqs[next].String() + ": " + failure.Error(), err: failure}
-		next++
+		fail(todo[0], failure)
+		todo = todo[1:]
 	}
 	return out
 }
@@ -117,11 +130,11 @@ func runChild(ctx context.Context, argv []string, b batch, deliver func(int, Out
 	}
 	input, err := json.Marshal(b)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrCrashed, err), false
+		return 0, fmt.Errorf("%w: %w", ErrCrashed, err), false
 	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrCrashed, err), false
+		return 0, fmt.Errorf("%w: %w", ErrCrashed, err), false
 	}
 	defer pr.Close()
 	cmd := exec.Command(argv[0], argv[1:]...)
@@ -135,7 +148,7 @@ func runChild(ctx context.Context, argv []string, b batch, deliver func(int, Out
 	err = cmd.Start()
 	pw.Close()
 	if err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrCrashed, err), false
+		return 0, fmt.Errorf("%w: %w", ErrCrashed, err), false
 	}
 	kill := func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	// The process group is killed on every way out: a child that
@@ -172,7 +185,7 @@ func runChild(ctx context.Context, argv []string, b batch, deliver func(int, Out
 			}
 			var r reply
 			if err := json.Unmarshal(l.line, &r); err != nil {
-				return done, fmt.Errorf("%w: unreadable reply: %v", ErrCrashed, err), started
+				return done, fmt.Errorf("%w: unreadable reply: %w", ErrCrashed, err), started
 			}
 			if r.Ready {
 				started = true

@@ -93,7 +93,7 @@ func TestRenderIsolated(t *testing.T) {
 			}
 			err := out[1].Err
 			want := tt.want
-			if raceEnabled && tt.is == ErrCrashed {
+			if raceEnabled && errors.Is(tt.is, ErrCrashed) {
 				// ThreadSanitizer reports running out of memory in
 				// its own words.
 				want = ErrCrashed.Error()
@@ -172,5 +172,21 @@ func TestRenderIsolatedBadCommand(t *testing.T) {
 		if !errors.Is(o.Err, ErrCrashed) {
 			t.Errorf("request %d: error %v, want ErrCrashed", i, o.Err)
 		}
+	}
+}
+
+// TestRenderIsolatedBadValues: a request whose values cannot cross the
+// process boundary fails alone.
+func TestRenderIsolatedBadValues(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	repo := hostileRepo(t)
+	bad := req("good")
+	bad.Values = map[string]any{"f": func() {}}
+	out := RenderIsolated(t.Context(), childArgv(t), repo, 0, []Request{bad, req("also-good")}, testCaps, Options{})
+	checkErr(t, out[0].Err, "test good: chart charts/good: values: json: unsupported type: func()")
+	if out[1].Err != nil {
+		t.Errorf("also-good: %v", out[1].Err)
 	}
 }

@@ -174,3 +174,31 @@ func TestRenderCapabilities(t *testing.T) {
 		t.Errorf("old cluster: error %v", err)
 	}
 }
+
+// TestReplaceDefaults: with ReplaceDefaults (Flux's valuesFiles), the
+// values files replace values.yaml instead of layering over it.
+func TestReplaceDefaults(t *testing.T) {
+	rfs := openRepo(t, "testdata/repo")
+	// values.yaml alone sets image and service; the templates need them.
+	const noImage = "nil pointer evaluating interface {}."
+	render := func(req Request) error {
+		_, err := Render(t.Context(), rfs, req, testCaps, Options{})
+		return err
+	}
+	req := Request{Chart: "charts/web", ReleaseName: "shop", ValuesFiles: []string{"charts/web/values-prod.yaml"}}
+	if err := render(req); err != nil {
+		t.Errorf("layered: %v", err)
+	}
+	req.ReplaceDefaults = true
+	if err := render(req); err == nil || !strings.Contains(err.Error(), noImage) {
+		t.Errorf("replacing: error %v, want values.yaml gone", err)
+	}
+	req.ValuesFiles = []string{"charts/web/values.yaml", "charts/web/values-prod.yaml"}
+	if err := render(req); err != nil {
+		t.Errorf("replacing, values.yaml listed: %v", err)
+	}
+	req.ValuesFiles, req.IgnoreMissingValuesFiles = []string{"charts/web/absent.yaml"}, true
+	if err := render(req); err == nil || !strings.Contains(err.Error(), noImage) {
+		t.Errorf("replacing with only a missing file: error %v, want values.yaml gone, as source-controller does", err)
+	}
+}

@@ -52,7 +52,9 @@ func values(rfs *repofs.FS, c *chart.Chart, req Request, red *redactor) (map[str
 		}
 		applied = append(applied, f)
 	}
-	if req.ReplaceDefaults && len(applied) > 0 {
+	if req.ReplaceDefaults && len(req.ValuesFiles) > 0 {
+		// As source-controller does, even when every file was missing
+		// and skipped.
 		c.Values = defaults
 	}
 	if len(req.Values) > 0 {
