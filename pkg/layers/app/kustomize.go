@@ -172,7 +172,12 @@ func (o LoadOptions) kustomize(ctx context.Context, rfs *repofs.FS, dir string) 
 	if err := checkLocal(rfs, dir, map[string]bool{}); err != nil {
 		return nil, fmt.Errorf("kustomization %s: %w", dir, err)
 	}
-	return build(jailFS{fs: rfs, dec: o.decrypt}, rfs, dir)
+	var decErr error
+	objs, err := build(jailFS{fs: rfs, dec: o.decrypt, decErr: &decErr}, rfs, dir)
+	if err != nil && decErr != nil {
+		return nil, fmt.Errorf("kustomization %s: %w", dir, decErr)
+	}
+	return objs, err
 }
 
 // build runs kustomize on dir through fsys and decodes its output.
@@ -317,6 +322,9 @@ type jailFS struct {
 	// dec decrypts SOPS-encrypted files as kustomize reads them (Flux
 	// decrypts after the build; the result is the same), in memory.
 	dec *decrypter
+	// decErr keeps the first decryption error, which kustomize would
+	// bury under its own attempts to read the file as a directory.
+	decErr *error
 }
 
 // disk returns the on-disk file system when p is inside one of
@@ -483,7 +491,11 @@ func (j jailFS) ReadFile(p string) ([]byte, error) {
 	if err := checkAliases(b); err != nil {
 		return nil, fmt.Errorf("%s: %w", r, err)
 	}
-	return j.dec.decrypt(r, b)
+	plain, err := j.dec.decrypt(r, b)
+	if err != nil && j.decErr != nil && *j.decErr == nil {
+		*j.decErr = err
+	}
+	return plain, err
 }
 
 func (j jailFS) Walk(p string, fn filepath.WalkFunc) error {
