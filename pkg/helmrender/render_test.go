@@ -202,3 +202,27 @@ func TestReplaceDefaults(t *testing.T) {
 		t.Errorf("replacing with only a missing file: error %v, want values.yaml gone, as source-controller does", err)
 	}
 }
+
+// TestRenderConcurrent: Render keeps no shared state (run with -race).
+func TestRenderConcurrent(t *testing.T) {
+	rfs := openRepo(t, "testdata/repo")
+	want, err := Render(t.Context(), rfs, benchRequest, testCaps, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			got, err := Render(t.Context(), rfs, benchRequest, testCaps, Options{})
+			if err == nil && !cmp.Equal(summary(want), summary(got)) {
+				err = fmt.Errorf("rendered %v, want %v", summary(got), summary(want))
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -26,11 +26,15 @@ const minRedacted = 4
 // quotes values that fail a pattern, and fail or required messages may
 // include them. Values files and inline values may hold secrets, so every
 // supplied string is replaced by "(value)" wherever it appears, except
-// inside names the message needs (templates, the chart, paths).
+// inside a longer name the message needs (a template, the chart, a key).
 type redactor struct {
 	secrets []string
 	keep    []string
 }
+
+// keepWords are words of helm's and Go's error messages that a short value
+// must not garble.
+var keepWords = []string{"string", "interface", "float64", "int64", "bool", "slice", "nil pointer", "evaluating", "executing", "template", "Values", "Release", "Chart", "Capabilities", "Files"}
 
 // add records a supplied string, and its quoted form (as %q writes it).
 func (r *redactor) add(s string) {
@@ -43,13 +47,15 @@ func (r *redactor) add(s string) {
 	}
 }
 
-// addValues records every string in a values tree.
+// addValues records every string in a values tree, and keeps its keys
+// readable.
 func (r *redactor) addValues(v any) {
 	switch v := v.(type) {
 	case string:
 		r.add(v)
 	case map[string]any:
-		for _, e := range v {
+		for k, e := range v {
+			r.keep = append(r.keep, k)
 			r.addValues(e)
 		}
 	case []any:
@@ -67,19 +73,38 @@ func (r *redactor) clean(msg string) string {
 	if r == nil || len(r.secrets) == 0 {
 		return msg
 	}
-	secrets := slices.Clone(r.secrets)
-	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
-	// strings.Replacer matches at the earliest position and, there, the
-	// first of its arguments: names to keep come first and map to
-	// themselves.
-	args := make([]string, 0, 2*(len(r.keep)+len(secrets)))
-	for _, k := range r.keep {
+	type pair struct {
+		old, new string
+		keep     bool
+	}
+	pairs := make([]pair, 0, len(r.secrets)+len(r.keep)+len(keepWords))
+	for _, k := range slices.Concat(r.keep, keepWords) {
 		if k != "" {
-			args = append(args, k, k)
+			pairs = append(pairs, pair{k, k, true})
 		}
 	}
-	for _, s := range secrets {
-		args = append(args, s, "(value)")
+	for _, s := range r.secrets {
+		pairs = append(pairs, pair{s, "(value)", false})
+	}
+	// strings.Replacer takes, at each position, the first of its
+	// arguments that matches there: longest first, so that a name never
+	// shields a longer value it is part of, and a name before an equal
+	// value.
+	slices.SortStableFunc(pairs, func(a, b pair) int {
+		if len(a.old) != len(b.old) {
+			return len(b.old) - len(a.old)
+		}
+		if a.keep != b.keep {
+			if a.keep {
+				return -1
+			}
+			return 1
+		}
+		return 0
+	})
+	args := make([]string, 0, 2*len(pairs))
+	for _, p := range pairs {
+		args = append(args, p.old, p.new)
 	}
 	return strings.NewReplacer(args...).Replace(msg)
 }
