@@ -4,6 +4,7 @@ import (
 	"bytes"
 
 	"github.com/getsops/sops/v3"
+	sopsage "github.com/getsops/sops/v3/age"
 )
 
 // IsEncrypted reports whether data is a SOPS-encrypted YAML (possibly
@@ -71,6 +72,17 @@ func (f Format) check(data []byte, o options) (int, error) {
 func (f Format) checkMetadata(md sops.Metadata) error {
 	if len(md.KeyGroups) > maxMasterKeys || md.MasterKeyCount() > maxMasterKeys {
 		return f.errorf(ErrTooLarge, "more than %d keys or key groups", maxMasterKeys)
+	}
+	wrapped := 0
+	for _, g := range md.KeyGroups {
+		for _, k := range g {
+			if ak, ok := k.(*sopsage.MasterKey); ok {
+				wrapped += len(ak.EncryptedKey)
+			}
+		}
+	}
+	if wrapped > maxWrappedKeys {
+		return f.errorf(ErrTooLarge, "age-wrapped data keys of more than %d bytes in all", maxWrappedKeys)
 	}
 	for name, re := range map[string]string{
 		"unencrypted_regex":         md.UnencryptedRegex,

@@ -36,10 +36,10 @@ func (k *Keys) dataKey(f Format, md sops.Metadata) ([]byte, error) {
 	}
 	need := 1
 	if len(groups) > 1 {
-		need = md.ShamirThreshold
-		if need <= 0 {
-			need = len(groups) // what sops writes when none is given
-		}
+		// sops always writes shamir_threshold with several groups; without
+		// one it combines whatever shares it recovered, and Shamir needs
+		// two at least.
+		need = max(md.ShamirThreshold, 2)
 		if need > len(groups) {
 			return nil, f.errorf(ErrMalformed, "shamir_threshold %d with %d key groups", need, len(groups))
 		}

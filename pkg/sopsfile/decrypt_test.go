@@ -219,6 +219,11 @@ func TestDecryptKeys(t *testing.T) {
 		{name: "shamir all 2 groups by default", enc: encryption{groups: [][]string{{r1}, {r2}}}, keys: keys2, wantErr: ErrNoKey,
 			wantMsg: "1 of the 2 key groups needed (of 2)"},
 		{name: "shamir all 2 groups by default, both keys", enc: encryption{groups: [][]string{{r3}, {r2}}}, keys: both},
+		{name: "shamir 3 groups, threshold removed, 2 keys", enc: encryption{groups: [][]string{{r1}, {r2}, {r3}}, threshold: 2, edit: dropThreshold}, keys: both},
+		{name: "shamir 3 groups, threshold removed, 1 key", enc: encryption{groups: [][]string{{r1}, {r2}, {r3}}, threshold: 2, edit: dropThreshold}, keys: keys2, wantErr: ErrNoKey,
+			wantMsg: "1 of the 2 key groups needed (of 3)"},
+		{name: "shamir threshold above the groups", enc: encryption{groups: [][]string{{r1}, {r2}}, edit: func(tree *sops.Tree, _ []byte) { tree.Metadata.ShamirThreshold = 3 }}, keys: both, wantErr: ErrMalformed,
+			wantMsg: "shamir_threshold 3 with 2 key groups"},
 		{name: "pgp and kms keys only", enc: encryption{groups: [][]string{{r1}}, edit: otherKeysOnly}, keys: keys1, wantErr: ErrNoKey,
 			wantMsg: "the file has no age recipient; it also has keys of type kms, pgp, which are not tried"},
 		{name: "age and pgp keys, wrong age key", enc: encryption{groups: [][]string{{r3}}, edit: addPGPKey}, keys: keys1, wantErr: ErrNoKey,
@@ -251,6 +256,10 @@ func TestDecryptKeys(t *testing.T) {
 func otherKeysOnly(tree *sops.Tree, _ []byte) {
 	tree.Metadata.KeyGroups = []sops.KeyGroup{{pgpKey(), kmsKey()}}
 }
+
+// dropThreshold removes shamir_threshold, which sops always writes with
+// several key groups.
+func dropThreshold(tree *sops.Tree, _ []byte) { tree.Metadata.ShamirThreshold = 0 }
 
 // addPGPKey adds a pgp key to the file's one key group.
 func addPGPKey(tree *sops.Tree, _ []byte) {

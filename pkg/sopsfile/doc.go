@@ -10,6 +10,13 @@
 // decrypted value or key material.
 //
 // Inputs are bounded before the sops library sees them (size, tokens,
-// nesting, YAML aliases, key count, work spent on path rules), since the
-// library itself expands YAML aliases and recurses without limits.
+// nesting, YAML aliases, duplicate and numerous mapping keys, wrapped data
+// keys, work spent on path rules), since the library expands YAML aliases,
+// compares every pair of mapping keys, compiles rule regular expressions
+// once per path element and recurses, all without limits.
+//
+// Importing it links the whole sops library, cloud KMS SDKs included (the
+// stores and the root package import every key type), and runs its init
+// functions: sops' audit package reads /etc/sops/audit.yaml when the
+// program starts.
 package sopsfile

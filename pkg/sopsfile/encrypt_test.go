@@ -10,6 +10,7 @@ import (
 	"github.com/getsops/sops/v3"
 	"github.com/getsops/sops/v3/aes"
 	sopsage "github.com/getsops/sops/v3/age"
+	"github.com/getsops/sops/v3/keyservice"
 )
 
 // encryption says how encryptFile encrypts, as a .sops.yaml creation rule
@@ -65,7 +66,7 @@ func encryptFile(t testing.TB, plain []byte, f Format, e encryption) ([]byte, []
 		md.UnencryptedSuffix = sops.DefaultUnencryptedSuffix
 	}
 	tree := sops.Tree{Branches: branches, Metadata: md}
-	key, errs := tree.GenerateDataKey()
+	key, errs := tree.GenerateDataKeyWithKeyServices([]keyservice.KeyServiceClient{keyservice.NewLocalClient()})
 	if len(errs) > 0 {
 		t.Fatalf("generate data key: %v", errs)
 	}

@@ -64,6 +64,7 @@ func TestHostileInputs(t *testing.T) {
 	manyRecipients := strings.Replace(meta, "    age:\n", "    age:\n"+strings.Repeat("        - recipient: "+r+"\n          enc: x\n", maxMasterKeys), 1)
 	hugeWrappedKey := strings.Replace(meta, "-----BEGIN AGE ENCRYPTED FILE-----\n",
 		"-----BEGIN AGE ENCRYPTED FILE-----\n"+strings.Repeat("                    "+strings.Repeat("A", 64)+"\n", maxWrappedKey/64), 1)
+	manyWrappedKeys := strings.Replace(meta, "    age:\n", "    age:\n"+strings.Repeat("        - recipient: "+r+"\n          enc: "+strings.Repeat("A", maxWrappedKey-1)+"\n", maxWrappedKeys/maxWrappedKey), 1)
 	withRule := func(rule string) string {
 		return strings.Replace(meta, "    unencrypted_suffix: _unencrypted\n", "    "+rule+"\n", 1)
 	}
@@ -110,6 +111,7 @@ func TestHostileInputs(t *testing.T) {
 		{name: "path rule just under the work bound", data: underWorkBound, want: ErrTampered},
 		{name: "many age recipients", data: manyRecipients, want: ErrTooLarge},
 		{name: "huge wrapped key", data: hugeWrappedKey, want: ErrTooLarge},
+		{name: "many large wrapped keys", data: manyWrappedKeys, want: ErrTooLarge},
 		{name: "long encrypted_regex", data: withRule("encrypted_regex: " + strings.Repeat("a", maxRuleRegex+1)), want: ErrTooLarge},
 		{name: "comment rule over many comments", data: manyComments + withRule("encrypted_comment_regex: c"), want: ErrTooLarge},
 		{name: "long key over many leaves", data: longKey + meta, want: ErrTooLarge},

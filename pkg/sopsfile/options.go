@@ -21,10 +21,13 @@ const (
 	maxMappingKeys = 1 << 13
 	maxKeyCompare  = 1 << 30
 	// maxMasterKeys bounds the keys (of any type) in the metadata, and
-	// maxWrappedKey the size of each age-wrapped data key: each
-	// recipient stanza in one costs an X25519 operation per identity.
-	maxMasterKeys = 128
-	maxWrappedKey = 16 << 10
+	// maxWrappedKey and maxWrappedKeys the size of each age-wrapped data
+	// key and of all: each recipient stanza in one costs an X25519 (or
+	// ML-KEM) operation per identity. An X25519-wrapped key takes about
+	// 400 bytes, a post-quantum one about 2 KiB.
+	maxMasterKeys  = 128
+	maxWrappedKey  = 16 << 10
+	maxWrappedKeys = 128 << 10
 	// maxRuleRegex bounds the regular expressions in the metadata
 	// (encrypted_regex and the like), which sops compiles once per path
 	// element of every value.
