@@ -14,16 +14,19 @@ import (
 var encValue = regexp.MustCompile(`^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]`)
 
 // valueCipher is the sops.Cipher Decrypt hands to Tree.Decrypt: sops' own
-// AES-GCM cipher, with two differences that change no result.
+// AES-GCM cipher, with three differences.
 //
 // It keeps the aes package's error text, which quotes the value it failed
 // on (and a value that should have been encrypted can be a secret in
 // plaintext), out of every error: it remembers the path of the value that
 // failed, and Decrypt builds its error from that.
 //
-// And a comment that fails to decrypt is returned as it is, which is what
+// A comment that fails to decrypt is returned as it is, which is what
 // Tree.Decrypt does with it after logging it on sops' global logger; no
 // log is written.
+//
+// A value of type "bytes", which sops never writes and on which its cipher
+// panics, fails to decrypt.
 type valueCipher struct {
 	aes      aes.Cipher
 	comments map[string]sops.Comment
