@@ -144,7 +144,8 @@ func (l *Layer) renderHelm(ctx context.Context, rfs *repofs.FS, reqs []helmrende
 	for i, oc := range outcomes {
 		req := reqs[i]
 		if oc.Err != nil {
-			errs[req.Namespace] = append(errs[req.Namespace], fmt.Errorf("helm %s: %w", req, oc.Err))
+			// The error starts with the request (origin, chart, values).
+			errs[req.Namespace] = append(errs[req.Namespace], fmt.Errorf("helm: %w", oc.Err))
 			continue
 		}
 		for _, m := range oc.Result.Objects {
