@@ -157,3 +157,54 @@ func objects(r drift.TargetResult) []string {
 	}
 	return out
 }
+
+// TestAppSealedSecrets: a SealedSecret in Git is compared as the custom
+// resource it is; the Secret its controller makes from it (owned by it)
+// and Helm's release records are not unmanaged drift where unmanaged
+// objects are reported, while a Secret nobody declared still is.
+func TestAppSealedSecrets(t *testing.T) {
+	k := testenv.KubeForTest(t)
+	c := newCluster(t, k)
+	installCRDs(t, c)
+	sealed := fmt.Sprintf("apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: db\n  namespace: %s\nspec:\n  encryptedData:\n    password: AgBy3i4OJSWK+PiTySYZZA==\n  template:\n    metadata:\n      name: db\n", c.ns)
+	writeRepoFile(t, c.repo, "sealed/db.yaml", sealed)
+	c.cfg.Paths = []string{"sealed"}
+	c.cfg.Unmanaged = &Unmanaged{Namespaces: []string{c.ns}}
+	c.kubectl("apply", "--server-side", "-f", filepath.Join(c.repo, "sealed"))
+	uid := c.kubectl("get", "sealedsecret", "-n", c.ns, "db", "-o", "jsonpath={.metadata.uid}")
+	// What the sealed-secrets controller and helm make.
+	for _, obj := range []string{
+		fmt.Sprintf("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: %s\n  ownerReferences:\n  - {apiVersion: bitnami.com/v1alpha1, kind: SealedSecret, name: db, uid: %s, controller: true}\ndata:\n  password: %s\n", c.ns, uid, b64("s3cret")),
+		fmt.Sprintf("apiVersion: v1\nkind: Secret\nmetadata:\n  name: sh.helm.release.v1.site.v1\n  namespace: %s\n  labels: {owner: helm, name: site}\ntype: helm.sh/release.v1\ndata:\n  release: %s\n", c.ns, b64("H4sI")),
+	} {
+		f := filepath.Join(t.TempDir(), "obj.yaml")
+		if err := os.WriteFile(f, []byte(obj), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c.kubectl("apply", "--server-side", "-f", f)
+	}
+	res, err := c.check(c.layer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The corpus newCluster applied is unmanaged here: only its
+	// findings may appear, never the two Secrets above.
+	for _, f := range res[c.ns].Findings {
+		if f.Object == "core/Secret/"+c.ns+"/db" || strings.Contains(f.Object, "sh.helm.release") || strings.Contains(f.Object, "SealedSecret") {
+			t.Errorf("finding %s %s", f.Change, f.Object)
+		}
+	}
+	if !slices.Contains(res[c.ns].Managed, "bitnami.com/SealedSecret/"+c.ns+"/db") {
+		t.Errorf("the SealedSecret is not compared: %v", res[c.ns].Managed)
+	}
+
+	// Re-sealed by hand in the cluster: drift on the SealedSecret.
+	c.kubectl("patch", "sealedsecret", "-n", c.ns, "db", "--type=merge", "-p", `{"spec":{"encryptedData":{"password":"AgXXXX"}}}`)
+	res, err = c.check(c.layer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := objects(res[c.ns]); !slices.Contains(got, "changed bitnami.com/SealedSecret/"+c.ns+"/db") {
+		t.Errorf("after a live change of the SealedSecret: %v", got)
+	}
+}
