@@ -83,7 +83,7 @@ contexts:
 current-context: demo
 KC
 
-step "A platform repository with two Terraform stacks, the node inventory and the shop app, pushed to $bare"
+step "A platform repository with two Terraform stacks, the node inventory, the shop app and a Helm chart, pushed to $bare"
 driftd_port=$(free_port)
 git init -q --bare -b main "$bare"
 cp -r "$root/demo/repo" "$clone"
@@ -102,6 +102,13 @@ for s in infra/network infra/dns; do
 	tf "$s" init && tf "$s" apply -auto-approve
 done
 kubectl apply --server-side -f "$clone/apps" >/dev/null
+# The Helm app, installed as helm install would: the chart's own rendering
+# (here by driftd's chart renderer), applied under helm's field manager.
+printf '{"root":"%s","requests":[{"chart":"charts/blog","releaseName":"blog","namespace":"shop","valuesFiles":["charts/blog/values-prod.yaml"]}]}' "$clone" |
+	"$driftd" helm-template | python3 -c 'import json,sys
+items = [o["object"] for l in sys.stdin for r in [json.loads(l)] if r.get("result") for o in r["result"]["objects"]]
+json.dump({"apiVersion": "v1", "kind": "List", "items": items}, sys.stdout)' |
+	kubectl apply --server-side --field-manager=helm -n shop -f - >/dev/null
 check
 
 step "Drift on the infra layer: the security group is opened by hand, the zone file deleted"
@@ -114,6 +121,8 @@ step "Drift on the app layer: hostNetwork and an env var added with kubectl, a C
 kubectl -n shop patch deployment web -p '{"spec":{"template":{"spec":{"hostNetwork":true}}}}' >/dev/null
 kubectl -n shop set env deployment/web DEBUG=1 >/dev/null
 kubectl -n shop patch configmap settings --type merge -p '{"data":{"mode":"debug"}}' >/dev/null
+step "Drift in the Helm app: its image changed with kubectl (the finding names chart, template and values file)"
+kubectl -n shop set image deployment/blog-blog blog=registry.example.com/blog:2.5-hotfix >/dev/null
 step "And a merged change that nobody applied: a new route, and a rotated (sensitive) token"
 sed -i 's|10.1.0.0/16 via 10.0.0.2|10.1.0.0/16 via 10.0.0.2\\n10.2.0.0/16 via 10.0.0.3|' "$clone/infra/network/main.tf"
 sed -i 's|demo-token-never-shown|rotated-token-never-shown|' "$clone/infra/dns/main.tf"

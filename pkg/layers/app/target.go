@@ -175,6 +175,10 @@ func (l *Layer) compareKind(ctx context.Context, ds []desired, live map[string]*
 					f.Details["sops"] = keysOnlyNote
 					f.Diff = "# " + keysOnlyNote + "\n" + f.Diff
 				}
+				if strings.Contains(d.source, " (chart ") {
+					// Which chart, template and values made it.
+					f.Diff = "# rendered from " + d.source + "\n" + f.Diff
+				}
 				findings = append(findings, *f)
 				rec := applyRecord{gvr: d.mapping.Resource, namespace: d.obj.GetNamespace(), name: d.obj.GetName(), kind: d.obj.GetKind(),
 					want: d.obj, aside: append(l.ignoredPaths(d.obj), annotationPaths(d.obj)...), managers: l.ignoredManagers(d.obj), keysOnly: d.keysOnly}
