@@ -216,7 +216,7 @@ spec:
 			if !strings.HasPrefix(src, wantSrc) || !strings.Contains(src, "values-prod.yaml") {
 				t.Errorf("source %q, want it to start %q and name the values file", src, wantSrc)
 			}
-			if !strings.Contains(r.Findings[0].Diff, "nginx:1.27") {
+			if d := r.Findings[0].Diff; !strings.Contains(d, "nginx:1.27") || !strings.HasPrefix(d, "# rendered from "+wantSrc) {
 				t.Errorf("diff:\n%s", r.Findings[0].Diff)
 			}
 		})
