@@ -198,11 +198,14 @@ func artifactURI(p string) (string, bool) {
 	return (&url.URL{Path: clean}).EscapedPath(), true
 }
 
-// sourceFile strips a " (document N)" suffix and a "kustomization " prefix
-// from a finding's source.
+// sourceFile strips a " (document N)" or " (chart ...)" suffix and a
+// "kustomization " prefix from a finding's source: a rendered object is
+// located at its template.
 func sourceFile(src string) string {
-	if i := strings.Index(src, " (document "); i >= 0 {
-		src = src[:i]
+	for _, suffix := range []string{" (document ", " (chart "} {
+		if i := strings.Index(src, suffix); i >= 0 {
+			src = src[:i]
+		}
 	}
 	return strings.TrimPrefix(src, "kustomization ")
 }

@@ -188,6 +188,8 @@ func TestSARIFLocationsRelative(t *testing.T) {
 		"/etc/passwd", "//host/share/x", `\\host\share\x`, `C:\Windows\x`, "C:/x", "file:///etc/passwd",
 		"https://evil.example/x", "../x", "apps/../../x", `..\x`, `apps\..\..\x`, "..", ".", "",
 		"a b/ü#?%.yaml", "kustomization ../shared", "x\x00y", "a:b/c.yaml", "apps/./../web.yaml",
+		"charts/web/templates/deployment.yaml (chart web 0.1.0, release shop/site, values charts/web/values-prod.yaml; driftd.yaml layers.app.helm.releases[0])",
+		"driftd.yaml (chart web 0.1.0 from https://charts.example/, template web/templates/x.yaml, release a/b)",
 	}
 	r := drift.Report{Source: drift.SourceStatus{Synced: true}, Base: &drift.Base{Ref: "main"}}
 	r.Config = &drift.Finding{Object: "/abs/driftd.yaml", Change: drift.ChangeChanged, Class: drift.ClassIntroduced}
@@ -225,13 +227,14 @@ func TestSARIFLocationsRelative(t *testing.T) {
 		}
 	}
 	// The clean ones are kept, cleaned.
-	for obj, want := range map[string]string{"a": "apps/web.yaml", "b": "apps/web.yaml", "c": "apps/web.yaml", "d": "apps/base", "s": "a%20b/%C3%BC%23%3F%25.yaml", "w": "web.yaml"} {
+	for obj, want := range map[string]string{"a": "apps/web.yaml", "b": "apps/web.yaml", "c": "apps/web.yaml", "d": "apps/base", "s": "a%20b/%C3%BC%23%3F%25.yaml", "w": "web.yaml",
+		"x": "charts/web/templates/deployment.yaml", "y": "driftd.yaml"} {
 		if located[obj] != want {
 			t.Errorf("source %q located at %q, want %q", sources[obj[0]-'a'], located[obj], want)
 		}
 	}
-	if n := len(located); n != 6 {
-		t.Errorf("%d results located, want 6: %v", n, located)
+	if n := len(located); n != 8 {
+		t.Errorf("%d results located, want 8: %v", n, located)
 	}
 	// And the result is valid SARIF.
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b.Bytes()))
