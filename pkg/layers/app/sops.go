@@ -85,13 +85,13 @@ func keysOnly(u *unstructured.Unstructured) (bool, error) {
 		return false, nil
 	}
 	delete(u.Object, "sops")
-	if u.GetKind() != "Secret" || u.GroupVersionKind().Group != "" {
-		return true, errors.New("SOPS-encrypted and no key configured (layers.app.sops): only Secrets can be compared without their values")
-	}
-	for _, v := range []string{u.GetName(), u.GetNamespace()} {
+	for _, v := range []string{u.GetAPIVersion(), u.GetKind(), u.GetName(), u.GetNamespace()} {
 		if strings.HasPrefix(v, "ENC[") {
 			return true, errors.New("SOPS-encrypted, metadata included, and no key configured: encrypt only data and stringData (encrypted_regex: ^(data|stringData)$) to compare it by key names")
 		}
+	}
+	if u.GetKind() != "Secret" || u.GroupVersionKind().Group != "" {
+		return true, errors.New("SOPS-encrypted and no key configured (layers.app.sops): only Secrets can be compared without their values")
 	}
 	return true, nil
 }
