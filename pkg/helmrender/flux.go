@@ -133,11 +133,11 @@ func FromHelmRelease(obj *unstructured.Unstructured, src Sources) (Request, erro
 		return Request{}, fmt.Errorf("chart source kind %s is not supported", display(kind))
 	}
 
-	vals, err := fluxValues(o, ns, src)
+	vals, secrets, err := fluxValues(o, ns, src)
 	if err != nil {
 		return Request{}, err
 	}
-	req.Values = vals
+	req.Values, req.SecretValues = vals, secrets
 	return req, nil
 }
 
@@ -170,17 +170,19 @@ func shortenReleaseName(name string) string {
 }
 
 // fluxValues merges spec.valuesFrom and spec.values as helm-controller's
-// ChartValuesFromReferences does.
-func fluxValues(o map[string]any, ns string, src Sources) (map[string]any, error) {
+// ChartValuesFromReferences does. It also returns the strings taken from
+// Secrets.
+func fluxValues(o map[string]any, ns string, src Sources) (map[string]any, []string, error) {
 	result := map[string]any{}
+	var secrets []string
 	refs, _, err := field[[]any](o, "spec", "valuesFrom")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for i, r := range refs {
 		ref, ok := r.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("spec.valuesFrom[%d]: is a %T, not a map", i, r)
+			return nil, nil, fmt.Errorf("spec.valuesFrom[%d]: is a %T, not a map", i, r)
 		}
 		kind, err1 := str(ref, "kind")
 		name, err2 := str(ref, "name")
@@ -188,56 +190,80 @@ func fluxValues(o map[string]any, ns string, src Sources) (map[string]any, error
 		target, err4 := str(ref, "targetPath")
 		optional, err5 := boolean(ref, "optional")
 		if err := firstErr(err1, err2, err3, err4, err5); err != nil {
-			return nil, fmt.Errorf("spec.valuesFrom[%d]: %w", i, err)
+			return nil, nil, fmt.Errorf("spec.valuesFrom[%d]: %w", i, err)
 		}
 		if key == "" {
 			key = "values.yaml"
 		}
 		what := fmt.Sprintf("spec.valuesFrom[%d] %s %s key %s", i, display(kind), display(ns+"/"+name), display(key))
 		if kind != "ConfigMap" && kind != "Secret" {
-			return nil, fmt.Errorf("%s: unsupported kind", what)
+			return nil, nil, fmt.Errorf("%s: unsupported kind", what)
 		}
 		obj := src.object("", kind, ns, name)
 		if obj == nil {
 			if optional {
 				continue
 			}
-			return nil, fmt.Errorf("%s: not found among the repository's objects", what)
+			return nil, nil, fmt.Errorf("%s: not found among the repository's objects", what)
 		}
 		data, found, err := dataKey(obj, key)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
+			return nil, nil, fmt.Errorf("%s: %w", what, err)
 		}
 		if !found {
 			if optional {
 				continue
 			}
-			return nil, fmt.Errorf("%s: no such key", what)
+			return nil, nil, fmt.Errorf("%s: no such key", what)
 		}
 		if target != "" {
+			if kind == "Secret" {
+				secrets = append(secrets, data)
+			}
 			if err := setPath(result, target, data); err != nil {
-				return nil, fmt.Errorf("%s: targetPath %s: could not set the value", what, display(target))
+				return nil, nil, fmt.Errorf("%s: targetPath %s: could not set the value", what, display(target))
 			}
 			continue
 		}
 		if err := checkAliases([]byte(data)); err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
+			return nil, nil, fmt.Errorf("%s: %w", what, err)
 		}
 		v, err := common.ReadValues([]byte(data))
 		if err != nil {
-			return nil, fmt.Errorf("%s: not YAML values", what)
+			return nil, nil, fmt.Errorf("%s: not YAML values", what)
+		}
+		if kind == "Secret" {
+			secrets = append(secrets, data)
+			secrets = appendStrings(secrets, map[string]any(v))
 		}
 		result = loader.MergeMaps(result, v)
 	}
 	if v, ok, err := field[map[string]any](o, "spec", "values"); err != nil {
-		return nil, err
+		return nil, nil, err
 	} else if ok {
 		result = loader.MergeMaps(result, v)
 	}
 	if len(result) == 0 {
-		return nil, nil
+		return nil, secrets, nil
 	}
-	return result, nil
+	return result, secrets, nil
+}
+
+// appendStrings appends the strings of a values tree to out.
+func appendStrings(out []string, v any) []string {
+	switch v := v.(type) {
+	case string:
+		return append(out, v)
+	case map[string]any:
+		for _, e := range v {
+			out = appendStrings(out, e)
+		}
+	case []any:
+		for _, e := range v {
+			out = appendStrings(out, e)
+		}
+	}
+	return out
 }
 
 // dataKey reads a key of a ConfigMap (data) or Secret (data, base64, and

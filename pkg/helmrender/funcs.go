@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"text/template"
+	"time"
 
 	"github.com/Masterminds/sprig/v3"
 )
@@ -73,5 +74,19 @@ func volatileFuncs(used *usedFuncs) template.FuncMap {
 			return fv.Call(args)
 		}).Interface()
 	}
+	return m
+}
+
+// probeFuncs are volatileFuncs for the second rendering of
+// unstableTemplates: lookup finds an object and now is the epoch, so that a
+// template whose output depends on them renders differently; the random
+// functions draw again.
+func probeFuncs(used *usedFuncs) template.FuncMap {
+	m := volatileFuncs(used)
+	m["lookup"] = func(apiVersion, kind, namespace, name string) (map[string]any, error) {
+		return map[string]any{"apiVersion": apiVersion, "kind": kind, "metadata": map[string]any{"name": name, "namespace": namespace}, "data": map[string]any{}}, nil
+	}
+	m["now"] = func() time.Time { return time.Unix(0, 0).UTC() }
+	m["ago"] = func(any) string { return "0s" }
 	return m
 }

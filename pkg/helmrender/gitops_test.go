@@ -146,6 +146,9 @@ spec:
 					"db":           map[string]any{"password": "from-string-data"},
 					"replicaCount": int64(2),
 				},
+				// What came from web-secret, for the caller to keep out
+				// of reports.
+				SecretValues: []string{"s3cr3t-password", "db: {password: from-string-data}\n", "from-string-data"},
 			},
 		},
 		{

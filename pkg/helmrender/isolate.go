@@ -75,7 +75,11 @@ var sentinelCodes = map[string]error{
 // When the child dies on a chart (time, memory, crash), that chart gets
 // the error, those already rendered keep their results, and a new child
 // renders the rest: only the hostile chart fails, and a batch costs one
-// process start plus one per such chart. Outcomes are in the order of reqs.
+// process start plus one per such chart. A chart whose objects hold more
+// than opts.MaxOutput/16 values fails alone, and once the charts together
+// rendered more than opts.MaxTotalOutput, the rest fail: the calling
+// process decodes and holds every result. Outcomes are in the order of
+// reqs.
 func RenderIsolated(ctx context.Context, argv []string, rfsRoot string, maxFile int64, reqs []Request, caps Capabilities, opts Options) []Outcome {
 	opts = opts.withDefaults()
 	out := make([]Outcome, len(reqs))
@@ -91,12 +95,13 @@ func RenderIsolated(ctx context.Context, argv []string, rfsRoot string, maxFile 
 		}
 		todo = append(todo, i)
 	}
+	left := opts.MaxTotalOutput
 	for len(todo) > 0 {
 		b := batch{Root: rfsRoot, MaxFile: maxFile, Capabilities: caps, Options: opts}
 		for _, i := range todo {
 			b.Requests = append(b.Requests, reqs[i])
 		}
-		done, failure, started := runChild(ctx, argv, b, func(k int, o Outcome) { out[todo[k]] = o })
+		done, failure, started := runChild(ctx, argv, b, &left, func(k int, o Outcome) { out[todo[k]] = o })
 		todo = todo[done:]
 		if len(todo) == 0 {
 			break
@@ -104,7 +109,7 @@ func RenderIsolated(ctx context.Context, argv []string, rfsRoot string, maxFile 
 		if failure == nil {
 			failure = fmt.Errorf("%w: it stopped after %d of %d charts", ErrCrashed, done, len(b.Requests))
 		}
-		if ctx.Err() != nil || !started {
+		if ctx.Err() != nil || !started || errors.Is(failure, errTotal) {
 			// Nothing more can render: every remaining request fails.
 			for _, i := range todo {
 				fail(i, failure)
@@ -117,11 +122,16 @@ func RenderIsolated(ctx context.Context, argv []string, rfsRoot string, maxFile 
 	return out
 }
 
+// errTotal marks the failure of the requests left once the batch's
+// results took Options.MaxTotalOutput.
+var errTotal = errors.New("the charts together")
+
 // runChild runs one child for b and delivers each outcome it reports. It
 // returns how many requests got an outcome, and, if the child did not
 // complete the batch, why the next one failed; started says whether the
-// child got as far as reading its batch.
-func runChild(ctx context.Context, argv []string, b batch, deliver func(int, Outcome)) (done int, failure error, started bool) {
+// child got as far as reading its batch. left is what the results may
+// still take, in bytes of replies.
+func runChild(ctx context.Context, argv []string, b batch, left *int64, deliver func(int, Outcome)) (done int, failure error, started bool) {
 	if len(argv) == 0 {
 		return 0, fmt.Errorf("%w: no renderer command", ErrCrashed), false
 	}
@@ -182,6 +192,18 @@ func runChild(ctx context.Context, argv []string, b batch, deliver func(int, Out
 				return done, crashError(werr, stderr.String(), b.Options), started
 			case l.err != nil:
 				return done, l.err, started
+			}
+			if started {
+				// A result: bounded before it is decoded.
+				if *left -= int64(len(l.line)); *left < 0 {
+					return done, fmt.Errorf("%w rendered output %w of %d bytes", errTotal, ErrTooLarge, b.Options.MaxTotalOutput), started
+				}
+				if max := b.Options.MaxOutput / 16; jsonValues(l.line, max) > max {
+					deliver(done, Outcome{Err: &renderError{msg: fmt.Sprintf("%s: rendered objects %s of %d values", b.Requests[done], ErrTooLarge, max), err: ErrTooLarge}})
+					done++
+					timer.Reset(b.Options.Timeout)
+					continue
+				}
 			}
 			var r reply
 			if err := json.Unmarshal(l.line, &r); err != nil {
@@ -327,4 +349,32 @@ func (b *boundedBuffer) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	return b.Buffer.Write(p)
+}
+
+// jsonValues counts, up to a little more than max, the values of a JSON
+// text (each map, list and scalar; a map's key counts too), without
+// decoding it.
+func jsonValues(b []byte, max int64) int64 {
+	var n int64
+	inString, escaped := false, false
+	for _, c := range b {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[' || c == ',' || c == ':':
+			if n++; n > max {
+				return n
+			}
+		}
+	}
+	return n
 }

@@ -1,10 +1,12 @@
 package helmrender
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"helm.sh/helm/v4/pkg/chart/common"
@@ -101,11 +103,61 @@ func render(ctx context.Context, rfs *repofs.FS, req Request, caps Capabilities,
 		return Result{}, err
 	}
 	res := Result{Chart: ch.Name(), Version: ch.Metadata.Version, ValuesFiles: applied, CRDs: len(ch.CRDObjects())}
-	if err := res.collect(files, opts.MaxOutput); err != nil {
+	var unstable map[string]bool
+	if res.Volatile = used.names(); len(res.Volatile) > 0 {
+		unstable = unstableTemplates(ctx, ch, top, files, res.Volatile)
+	}
+	if err := res.collect(files, opts.MaxOutput, unstable); err != nil {
 		return Result{}, err
 	}
-	res.Volatile = used.names()
 	return res, nil
+}
+
+// unstableTemplates renders the chart a second time, with the volatile
+// functions answering otherwise (lookup finds an object, now is another
+// time, random functions draw again), and returns the templates whose
+// output changed: what they render is not what Git says, but what one
+// rendering drew. When the second rendering fails (a template uses what
+// lookup found in a way the made-up object does not allow), the templates
+// that name one of the functions used, or could include a helper that
+// does, are unstable.
+func unstableTemplates(ctx context.Context, ch *chart.Chart, top common.Values, first map[string]string, used []string) map[string]bool {
+	out := map[string]bool{}
+	second, err := engine.Engine{CustomTemplateFuncs: probeFuncs(&usedFuncs{})}.RenderWithContext(ctx, ch, top)
+	if err == nil {
+		for name, content := range first {
+			if c, ok := second[name]; !ok || c != content {
+				out[name] = true
+			}
+		}
+		return out
+	}
+	names := func(data []byte) bool {
+		return slices.ContainsFunc(used, func(f string) bool { return bytes.Contains(data, []byte(f)) })
+	}
+	sources := map[string][]byte{}
+	helpers := false
+	var walk func(c *chart.Chart)
+	walk = func(c *chart.Chart) {
+		for _, t := range c.Templates {
+			name := path.Join(c.ChartFullPath(), t.Name)
+			sources[name] = t.Data
+			if strings.HasPrefix(path.Base(t.Name), "_") && names(t.Data) {
+				helpers = true
+			}
+		}
+		for _, d := range c.Dependencies() {
+			walk(d)
+		}
+	}
+	walk(ch)
+	for name := range first {
+		data := sources[name]
+		if names(data) || helpers && (bytes.Contains(data, []byte("include")) || bytes.Contains(data, []byte("template"))) || data == nil {
+			out[name] = true
+		}
+	}
+	return out
 }
 
 // checkRequest checks the names of a request, as helm install does for the
@@ -190,7 +242,7 @@ func protectNames(red *redactor, ch *chart.Chart, req Request) {
 
 // collect splits the rendered templates into objects as helm template
 // does, and leaves out NOTES.txt, hooks and tests.
-func (r *Result) collect(files map[string]string, maxOutput int64) error {
+func (r *Result) collect(files map[string]string, maxOutput int64, unstable map[string]bool) error {
 	var total int64
 	for name, content := range files {
 		total += int64(len(content))
@@ -222,7 +274,7 @@ func (r *Result) collect(files map[string]string, maxOutput int64) error {
 			return fmt.Errorf("template %s: %w", m.Name, err)
 		}
 		for _, o := range objs {
-			r.Objects = append(r.Objects, Manifest{Template: m.Name, Object: o})
+			r.Objects = append(r.Objects, Manifest{Template: m.Name, Object: o, Volatile: unstable[m.Name]})
 		}
 	}
 	return nil

@@ -57,6 +57,11 @@ type Request struct {
 	// SkipSchemaValidation skips values.schema.json, as helm's
 	// --skip-schema-validation does.
 	SkipSchemaValidation bool `json:"skipSchemaValidation,omitempty"`
+	// SecretValues are the strings Values took from Secrets
+	// (FromHelmRelease's valuesFrom): a caller keeps any object that
+	// holds one out of its reports, as it keeps Secrets. They are not
+	// sent to RenderIsolated's child, which gets them in Values.
+	SecretValues []string `json:"-"`
 }
 
 // Parameter is one value set like helm's --set NAME=VALUE.
@@ -99,7 +104,15 @@ type Options struct {
 	// MaxIndexSize bounds a chart repository's index.yaml. Default 32 MiB.
 	MaxIndexSize int64 `json:"maxIndexSize,omitempty"`
 	// MaxOutput bounds what one chart may render, in bytes. Default 64 MiB.
+	// RenderIsolated also bounds the values (maps, lists and scalars) of
+	// one chart's objects to MaxOutput/16, since decoding them costs the
+	// calling process far more memory per value than per byte.
 	MaxOutput int64 `json:"maxOutput,omitempty"`
+	// MaxTotalOutput bounds what all the charts of one RenderIsolated call
+	// may render together, in bytes: a repository can declare any number
+	// of releases of one small chart that renders MaxOutput, and the
+	// calling process holds every result at once. Default 256 MiB.
+	MaxTotalOutput int64 `json:"maxTotalOutput,omitempty"`
 	// CacheDir, when set, keeps downloaded chart archives whose digest the
 	// repository index gives, named by that digest, and reuses them after
 	// checking it. The index itself is fetched every time.
@@ -119,6 +132,7 @@ const (
 	DefaultMaxChartSize = 100 << 20
 	DefaultMaxIndexSize = 32 << 20
 	DefaultMaxOutput    = 64 << 20
+	DefaultMaxTotal     = 256 << 20
 	DefaultTimeout      = 60 * time.Second
 	DefaultMemoryLimit  = 4 << 30
 )
@@ -135,6 +149,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxOutput <= 0 {
 		o.MaxOutput = DefaultMaxOutput
+	}
+	if o.MaxTotalOutput <= 0 {
+		o.MaxTotalOutput = DefaultMaxTotal
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
@@ -179,6 +196,12 @@ type Manifest struct {
 	Template string `json:"template"`
 	// Object is the decoded object (a List is expanded into its items).
 	Object *unstructured.Unstructured `json:"object"`
+	// Volatile says that the template renders differently each time,
+	// through the functions Result.Volatile names (a password drawn by
+	// randAlphaNum, a certificate by genCA, what lookup finds): the
+	// object is not what Git says, and writing it to the cluster would
+	// replace what the live one holds.
+	Volatile bool `json:"volatile,omitempty"`
 }
 
 // String describes the request for messages: its origin, the chart and

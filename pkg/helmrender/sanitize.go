@@ -3,6 +3,7 @@ package helmrender
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"regexp"
@@ -36,12 +37,13 @@ type redactor struct {
 // must not garble.
 var keepWords = []string{"string", "interface", "float64", "int64", "bool", "slice", "nil pointer", "evaluating", "executing", "template", "Values", "Release", "Chart", "Capabilities", "Files"}
 
-// add records a supplied string, and its quoted form (as %q writes it).
+// add records a supplied string, its quoted form (as %q writes it) and its
+// base64 form (as b64enc writes it, for a Secret's data).
 func (r *redactor) add(s string) {
 	if len(s) < minRedacted {
 		return
 	}
-	r.secrets = append(r.secrets, s)
+	r.secrets = append(r.secrets, s, base64.StdEncoding.EncodeToString([]byte(s)))
 	if q := strconv.Quote(s); q[1:len(q)-1] != s {
 		r.secrets = append(r.secrets, q[1:len(q)-1])
 	}

@@ -31,6 +31,13 @@ type valueCipher struct {
 	aes      aes.Cipher
 	comments map[string]sops.Comment
 	failure  *valueFailure // of the last call, nil if it succeeded
+	// plain are the values decrypted, comments left out.
+	plain []plainValue
+}
+
+type plainValue struct {
+	ciphertext string
+	plaintext  any
 }
 
 type valueFailure struct {
@@ -60,6 +67,9 @@ func (c *valueCipher) Decrypt(ciphertext string, key []byte, additionalData stri
 		v, err := c.aes.Decrypt(ciphertext, key, additionalData)
 		if err == nil {
 			c.failure = nil
+			if _, isComment := v.(sops.Comment); !isComment {
+				c.plain = append(c.plain, plainValue{ciphertext, v})
+			}
 			return v, nil
 		}
 	}

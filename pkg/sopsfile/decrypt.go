@@ -28,7 +28,8 @@ func (k *Keys) Decrypt(data []byte, format Format, opts ...Option) ([]byte, erro
 	if k.Len() == 0 {
 		return nil, format.errorf(ErrNoKey, "no age identities (use ParseAgeKeys)")
 	}
-	withSops, err := format.check(data, newOptions(opts))
+	o := newOptions(opts)
+	withSops, err := format.check(data, o)
 	if err != nil {
 		return nil, err
 	}
@@ -61,33 +62,39 @@ func (k *Keys) Decrypt(data []byte, format Format, opts ...Option) ([]byte, erro
 		return nil, err
 	}
 	defer clear(key)
-	return format.decryptTree(store, tree, key, w.comments)
+	out, c, err := format.decryptTree(store, tree, key, w.comments)
+	if err == nil && o.values != nil {
+		for _, v := range c.plain {
+			o.values(v.ciphertext, v.plaintext)
+		}
+	}
+	return out, err
 }
 
 // decryptTree decrypts the tree and checks its MAC as sops'
 // decrypt.DataWithFormat does, then emits the plaintext.
-func (f Format) decryptTree(store sops.Store, tree sops.Tree, key []byte, comments map[string]sops.Comment) ([]byte, error) {
+func (f Format) decryptTree(store sops.Store, tree sops.Tree, key []byte, comments map[string]sops.Comment) ([]byte, *valueCipher, error) {
 	c := newValueCipher(comments)
 	var mac string
 	if err := f.guard(func() (err error) {
 		mac, err = tree.Decrypt(key, c)
 		return err
 	}); errors.Is(err, errLibraryPanic) {
-		return nil, err
+		return nil, nil, err
 	} else if err != nil {
-		return nil, c.explain(f)
+		return nil, nil, c.explain(f)
 	}
 	var stored any
 	if err := f.guard(func() (err error) {
 		stored, err = c.aes.Decrypt(tree.Metadata.MessageAuthenticationCode, key, tree.Metadata.LastModified.Format(time.RFC3339))
 		return err
 	}); errors.Is(err, errLibraryPanic) {
-		return nil, err
+		return nil, nil, err
 	} else if err != nil {
-		return nil, f.errorf(ErrTampered, "the stored MAC does not authenticate")
+		return nil, nil, f.errorf(ErrTampered, "the stored MAC does not authenticate")
 	}
 	if s, ok := stored.(string); !ok || subtle.ConstantTimeCompare([]byte(s), []byte(mac)) != 1 {
-		return nil, f.errorf(ErrTampered, "MAC mismatch: the file changed after it was encrypted")
+		return nil, nil, f.errorf(ErrTampered, "MAC mismatch: the file changed after it was encrypted")
 	}
 	var out []byte
 	if err := f.guard(func() (err error) {
@@ -95,9 +102,9 @@ func (f Format) decryptTree(store sops.Store, tree sops.Tree, key []byte, commen
 		return err
 	}); err != nil {
 		// The cause can quote decrypted values.
-		return nil, f.errorf(ErrMalformed, "the decrypted tree cannot be written as %s", f)
+		return nil, nil, f.errorf(ErrMalformed, "the decrypted tree cannot be written as %s", f)
 	}
-	return out, nil
+	return out, c, nil
 }
 
 // errLibraryPanic is what guard's errors wrap, besides ErrMalformed.

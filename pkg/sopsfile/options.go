@@ -43,6 +43,7 @@ type Option func(*options)
 
 type options struct {
 	maxSize int
+	values  func(ciphertext string, plaintext any)
 }
 
 // MaxSize makes Decrypt refuse inputs longer than n bytes instead of
@@ -53,6 +54,16 @@ func MaxSize(n int) Option {
 			o.maxSize = n
 		}
 	}
+}
+
+// Values makes Decrypt call fn, once the file's MAC is verified, with each
+// encrypted value of the file and its plaintext (a string, int, float64 or
+// bool, as the value's type says): a caller can then recognize the
+// encrypted values wherever they travel, as a kustomize build moves them,
+// and decrypt them there. Nothing is reported for a file that fails to
+// decrypt.
+func Values(fn func(ciphertext string, plaintext any)) Option {
+	return func(o *options) { o.values = fn }
 }
 
 func newOptions(opts []Option) options {

@@ -66,6 +66,10 @@ type applyRecord struct {
 	// keysOnly: Git holds this Secret's values encrypted and no key was
 	// configured, so apply has nothing to write.
 	keysOnly bool
+	// unstable: a chart's template rendered this object with values drawn
+	// for this rendering only (a random password, a fresh certificate,
+	// lookup's empty answer), which would replace the live ones.
+	unstable bool
 }
 
 // applyRecords are a target's records, by finding object. They travel in
@@ -97,6 +101,10 @@ func (l *Layer) applyOne(ctx context.Context, recs applyRecords, f drift.Finding
 	}
 	if rec.keysOnly {
 		res.Action, res.Result, res.Reason = drift.ActionFor(f), drift.ResultSkipped, keysOnlyNote+": apply has no values to write"
+		return res
+	}
+	if rec.unstable {
+		res.Action, res.Result, res.Reason = drift.ActionFor(f), drift.ResultSkipped, "its chart template "+unstableNote
 		return res
 	}
 	ri := l.dyn.Resource(rec.gvr).Namespace(rec.namespace)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/discovery"
 
@@ -91,7 +92,11 @@ func (l *Layer) helmRequests(rfs *repofs.FS, objs []Object) ([]helmrender.Reques
 		gvk := o.Obj.GroupVersionKind()
 		switch {
 		case gvk.Group == "helm.toolkit.fluxcd.io" && gvk.Kind == "HelmRelease" && l.cfg.Helm.Flux.Value(true):
-			req, err := helmrender.FromHelmRelease(o.Obj, src)
+			err := valuesFromWithheld(o.Obj, objs)
+			var req helmrender.Request
+			if err == nil {
+				req, err = helmrender.FromHelmRelease(o.Obj, src)
+			}
 			if err != nil {
 				errs[o.Obj.GetNamespace()] = append(errs[o.Obj.GetNamespace()], fmt.Errorf("%s (%s): %w", ID(o.Obj), o.Source, err))
 				continue
@@ -114,6 +119,40 @@ func (l *Layer) helmRequests(rfs *repofs.FS, objs []Object) ([]helmrender.Reques
 	}
 	return reqs, errs
 }
+
+// valuesFromWithheld refuses a HelmRelease whose spec.valuesFrom names a
+// Secret that is SOPS-encrypted in the repository while no key is
+// configured: helm-controller renders it with the Secret's values, and
+// rendering it without them (as if the Secret were absent, which an
+// optional reference allows) would compare, and apply, the chart's
+// defaults in their place.
+func valuesFromWithheld(hr *unstructured.Unstructured, objs []Object) error {
+	refs, _, _ := unstructured.NestedSlice(hr.Object, "spec", "valuesFrom")
+	for i, r := range refs {
+		ref, _ := r.(map[string]any)
+		kind, _ := ref["kind"].(string)
+		name, _ := ref["name"].(string)
+		if kind != "Secret" {
+			continue
+		}
+		for _, o := range objs {
+			if o.KeysOnly && o.Obj.GetName() == name && o.Obj.GetNamespace() == hr.GetNamespace() && o.Obj.GetKind() == "Secret" {
+				return fmt.Errorf("spec.valuesFrom[%d]: Secret %s is %s: the release is not rendered without its values", i, repofs.Quote(hr.GetNamespace()+"/"+name), keysOnlyNote)
+			}
+		}
+	}
+	return nil
+}
+
+// unstableNote marks the source of a rendered object whose template renders
+// differently each time (helmrender.Manifest.Volatile): apply leaves it
+// alone.
+const unstableNote = "renders differently each time (randomness, lookup, now): apply leaves it alone"
+
+// secretHeldNote marks the source of a rendered object, not a Secret, that
+// holds a value the release took from a Secret: its values are hidden (see
+// valuesHidden).
+const secretHeldNote = "holds values of a Secret: " + valuesHidden
 
 // renderHelm renders the releases, in a child process of driftd's own when
 // the layer has one (the daemon and the CLI always do), and turns their
@@ -148,6 +187,10 @@ func (l *Layer) renderHelm(ctx context.Context, rfs *repofs.FS, reqs []helmrende
 			errs[req.Namespace] = append(errs[req.Namespace], fmt.Errorf("helm: %w", oc.Err))
 			continue
 		}
+		var secrets needles
+		for _, v := range req.SecretValues {
+			secrets.add(v)
+		}
 		for _, m := range oc.Result.Objects {
 			if m.Object.GetNamespace() == "" {
 				// helm install puts namespaced objects in the release's
@@ -156,10 +199,18 @@ func (l *Layer) renderHelm(ctx context.Context, rfs *repofs.FS, reqs []helmrende
 			}
 			ko, err := keysOnly(m.Object)
 			if err != nil {
-				errs[req.Namespace] = append(errs[req.Namespace], fmt.Errorf("helm %s: %s: %w", req, m.Template, err))
+				errs[req.Namespace] = append(errs[req.Namespace], fmt.Errorf("helm %s: %s: %w", req, repofs.Quote(m.Template), err))
 				continue
 			}
-			out = append(out, Object{Obj: m.Object, Source: helmSource(req, oc.Result, m), KeysOnly: ko})
+			src := helmSource(req, oc.Result, m)
+			if m.Volatile {
+				src = noteSource(src, unstableNote)
+			}
+			isSecret := m.Object.GetKind() == "Secret" && m.Object.GroupVersionKind().Group == ""
+			if !isSecret && secrets.inObject(m.Object.Object) {
+				src = noteSource(src, secretHeldNote)
+			}
+			out = append(out, Object{Obj: m.Object, Source: src, KeysOnly: ko})
 		}
 	}
 	return out

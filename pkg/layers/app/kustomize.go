@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
@@ -51,8 +52,9 @@ func kustomizationFile(rfs *repofs.FS, dir string) string {
 // fetch from the network: a resource, base or component that is not a file
 // or directory of the repository (kustomize would take it for a git URL
 // and run git), and an http(s) URL wherever kustomize loads a file. This
-// runs before kustomize, so nothing is fetched.
-func checkLocal(rfs *repofs.FS, dir string, seen map[string]bool) error {
+// runs before kustomize, so nothing is fetched. It adds the files that
+// secretGenerators read to plain: they are read decrypted (see sopsBuild).
+func checkLocal(rfs *repofs.FS, dir string, seen, plain map[string]bool) error {
 	if seen[dir] {
 		return nil
 	}
@@ -74,7 +76,7 @@ func checkLocal(rfs *repofs.FS, dir string, seen map[string]bool) error {
 	// Deprecated fields are checked too: kustomize still honours them.
 	for field, refs := range map[string][]string{"resources": k.Resources, "bases": k.Bases, "components": k.Components} { //nolint:staticcheck // see above
 		for _, r := range refs {
-			if err := checkRef(rfs, dir, r, seen); err != nil {
+			if err := checkRef(rfs, dir, r, seen, plain); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %s entry %s: %w", kf, field, repofs.Quote(r), err))
 			}
 		}
@@ -101,7 +103,12 @@ func checkLocal(rfs *repofs.FS, dir string, seen map[string]bool) error {
 		files["configMapGenerator"] = append(files["configMapGenerator"], generatorFiles(g.GeneratorArgs)...)
 	}
 	for _, g := range k.SecretGenerator {
-		files["secretGenerator"] = append(files["secretGenerator"], generatorFiles(g.GeneratorArgs)...)
+		for _, f := range generatorFiles(g.GeneratorArgs) {
+			files["secretGenerator"] = append(files["secretGenerator"], f)
+			if p, err := repofs.Clean(path.Join(dir, f)); err == nil {
+				plain[p] = true
+			}
+		}
 	}
 	for field, refs := range files {
 		for _, r := range refs {
@@ -118,7 +125,7 @@ func checkLocal(rfs *repofs.FS, dir string, seen map[string]bool) error {
 
 // checkRef checks one resources, bases or components entry: it must be a
 // file or a directory of the repository; a directory is checked in turn.
-func checkRef(rfs *repofs.FS, dir, ref string, seen map[string]bool) error {
+func checkRef(rfs *repofs.FS, dir, ref string, seen, plain map[string]bool) error {
 	if isRemoteURL(ref) || strings.Contains(ref, "://") || strings.HasPrefix(ref, "git@") {
 		return ErrRemoteResource
 	}
@@ -140,7 +147,7 @@ func checkRef(rfs *repofs.FS, dir, ref string, seen map[string]bool) error {
 	if err := rfs.Dir(p); err != nil {
 		return err
 	}
-	return checkLocal(rfs, p, seen)
+	return checkLocal(rfs, p, seen, plain)
 }
 
 func generatorFiles(g types.GeneratorArgs) []string {
@@ -169,25 +176,62 @@ func (o LoadOptions) kustomize(ctx context.Context, rfs *repofs.FS, dir string) 
 	if o.RemoteRenderer != nil {
 		return o.renderRemote(ctx, rfs, dir)
 	}
-	if err := checkLocal(rfs, dir, map[string]bool{}); err != nil {
+	plain := map[string]bool{}
+	if err := checkLocal(rfs, dir, map[string]bool{}, plain); err != nil {
 		return nil, fmt.Errorf("kustomization %s: %w", dir, err)
 	}
-	var decErr error
-	objs, err := build(jailFS{fs: rfs, dec: o.decrypt, decErr: &decErr}, rfs, dir)
-	if err != nil && decErr != nil {
-		return nil, fmt.Errorf("kustomization %s: %w", dir, decErr)
+	sb := newSOPSBuild(o.decrypt, plain)
+	us, err := build(jailFS{fs: rfs, sops: sb}, rfs, dir)
+	switch {
+	case err != nil && sb.err != nil:
+		return nil, fmt.Errorf("kustomization %s: %w", dir, sb.err)
+	case err != nil:
+		return nil, err
 	}
-	return objs, err
+	return finishBuild(o.decrypt, us, sb.values, dir)
 }
 
-// build runs kustomize on dir through fsys and decodes its output.
-func build(fsys filesys.FileSystem, rfs *repofs.FS, dir string) ([]Object, error) {
+// finishBuild turns the objects of a kustomize build into Objects,
+// decrypting those that SOPS-encrypted files made (see decrypter.finish).
+// An object that is not a Secret and holds a decrypted value (a
+// secretGenerator's source also read by a configMapGenerator, a
+// replacement from a generated Secret) has its values hidden too.
+func finishBuild(dec *decrypter, us []*unstructured.Unstructured, values map[string]any, dir string) ([]Object, error) {
+	out := make([]Object, 0, len(us))
+	decrypted := make([]bool, len(us))
+	for i, u := range us {
+		ko, dcr, err := dec.finish(u, values)
+		if err == nil && !ko {
+			ko, err = keysOnly(u)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("kustomization %s: %s: %w", dir, ID(u), err)
+		}
+		decrypted[i] = dcr
+		out = append(out, Object{Obj: u, Source: "kustomization " + dir, KeysOnly: ko})
+	}
+	var secrets needles
+	for _, v := range values {
+		secrets.add(v)
+	}
+	for i, o := range out {
+		isSecret := o.Obj.GetKind() == "Secret" && o.Obj.GroupVersionKind().Group == ""
+		if decrypted[i] || !isSecret && secrets.inObject(o.Obj.Object) {
+			out[i].Source = decryptedSource(o.Source)
+		}
+	}
+	return out, nil
+}
+
+// build runs kustomize on dir through fsys and decodes its output, objects
+// still SOPS-encrypted included as they are.
+func build(fsys filesys.FileSystem, rfs *repofs.FS, dir string) ([]*unstructured.Unstructured, error) {
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
 	res, err := k.Run(fsys, filepath.Join(rfs.Path(), filepath.FromSlash(dir)))
 	if err != nil {
 		return nil, fmt.Errorf("kustomization %s: %s", dir, sanitizeErr(err))
 	}
-	var out []Object
+	var out []*unstructured.Unstructured
 	for _, r := range res.Resources() {
 		j, err := r.MarshalJSON()
 		if err != nil {
@@ -197,13 +241,7 @@ func build(fsys filesys.FileSystem, rfs *repofs.FS, dir string) ([]Object, error
 		if err != nil {
 			return nil, fmt.Errorf("kustomization %s: %s: %s", dir, r.CurId(), sanitizeErr(err))
 		}
-		for _, o := range objs {
-			ko, err := keysOnly(o)
-			if err != nil {
-				return nil, fmt.Errorf("kustomization %s: %s: %w", dir, r.CurId(), err)
-			}
-			out = append(out, Object{Obj: o, Source: "kustomization " + dir, KeysOnly: ko})
-		}
+		out = append(out, objs...)
 	}
 	return out, nil
 }
@@ -243,7 +281,7 @@ func (o LoadOptions) renderRemote(ctx context.Context, rfs *repofs.FS, dir strin
 	if err := checkAliases(stdout.Bytes()); err != nil {
 		return nil, fmt.Errorf("kustomization %s: %w", dir, err)
 	}
-	var objs []Object
+	var objs []*unstructured.Unstructured
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(stdout.Bytes())))
 	for {
 		doc, err := r.Read()
@@ -257,11 +295,15 @@ func (o LoadOptions) renderRemote(ctx context.Context, rfs *repofs.FS, dir strin
 		if err != nil {
 			return nil, fmt.Errorf("kustomization %s: %s", dir, sanitizeErr(err))
 		}
-		for _, u := range us {
-			objs = append(objs, Object{Obj: u, Source: "kustomization " + dir})
-		}
+		objs = append(objs, us...)
 	}
-	return objs, nil
+	// The child read the files: the values of the repository's
+	// encrypted files decrypt its encrypted objects.
+	values := map[string]any{}
+	if o.decrypt != nil && slices.ContainsFunc(objs, func(u *unstructured.Unstructured) bool { return u.Object["sops"] != nil || u.GetKind() == "Secret" }) {
+		values = o.decrypt.repoValues(rfs)
+	}
+	return finishBuild(o.decrypt, objs, values, dir)
 }
 
 // boundedBuffer keeps at most max bytes and notes that more came.
@@ -295,12 +337,14 @@ func RenderKustomization(root, dir string, maxFile int64, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// SOPS-encrypted objects are written as they are (the parent decrypts
+	// them, or compares them by key names).
 	objs, err := build(jailFS{fs: rfs, clones: true}, rfs, d)
 	if err != nil {
 		return err
 	}
 	for _, o := range objs {
-		b, err := yaml.Marshal(o.Obj.Object)
+		b, err := yaml.Marshal(o.Object)
 		if err != nil {
 			return err
 		}
@@ -319,12 +363,9 @@ type jailFS struct {
 	// repositories (os.TempDir()/kustomize-*), and nothing else outside
 	// the repository. Only the remote renderer's child sets it.
 	clones bool
-	// dec decrypts SOPS-encrypted files as kustomize reads them (Flux
-	// decrypts after the build; the result is the same), in memory.
-	dec *decrypter
-	// decErr keeps the first decryption error, which kustomize would
-	// bury under its own attempts to read the file as a directory.
-	decErr *error
+	// sops decrypts SOPS-encrypted files as kustomize reads them, in
+	// memory, or learns their values (see sopsBuild); nil in the child.
+	sops *sopsBuild
 }
 
 // disk returns the on-disk file system when p is inside one of
@@ -491,11 +532,7 @@ func (j jailFS) ReadFile(p string) ([]byte, error) {
 	if err := checkAliases(b); err != nil {
 		return nil, fmt.Errorf("%s: %w", r, err)
 	}
-	plain, err := j.dec.decrypt(r, b)
-	if err != nil && j.decErr != nil && *j.decErr == nil {
-		*j.decErr = err
-	}
-	return plain, err
+	return j.sops.read(r, b)
 }
 
 func (j jailFS) Walk(p string, fn filepath.WalkFunc) error {

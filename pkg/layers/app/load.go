@@ -19,6 +19,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/driftd/driftd/pkg/repofs"
+	"github.com/driftd/driftd/pkg/sopsfile"
 )
 
 // Object is one desired object and where it comes from.
@@ -113,6 +114,7 @@ func loadFile(rfs *repofs.FS, name string, dec *decrypter) ([]Object, error) {
 	if err := checkAliases(b); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	decrypted := dec != nil && sopsfile.IsEncrypted(b)
 	if b, err = dec.decrypt(name, b); err != nil {
 		return nil, err
 	}
@@ -135,6 +137,9 @@ func loadFile(rfs *repofs.FS, name string, dec *decrypter) ([]Object, error) {
 		}
 		for _, o := range objs {
 			src := fmt.Sprintf("%s (document %d)", name, i)
+			if decrypted {
+				src = decryptedSource(src)
+			}
 			ko, err := keysOnly(o)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", src, err))

@@ -2,11 +2,13 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -175,13 +177,18 @@ func (l *Layer) compareKind(ctx context.Context, ds []desired, live map[string]*
 					f.Details["sops"] = keysOnlyNote
 					f.Diff = "# " + keysOnlyNote + "\n" + f.Diff
 				}
+				unstable := strings.Contains(d.source, unstableNote)
+				if unstable {
+					f.Diff = "# " + unstableNote + "\n" + f.Diff
+				}
 				if strings.Contains(d.source, " (chart ") {
 					// Which chart, template and values made it.
 					f.Diff = "# rendered from " + d.source + "\n" + f.Diff
 				}
 				findings = append(findings, *f)
 				rec := applyRecord{gvr: d.mapping.Resource, namespace: d.obj.GetNamespace(), name: d.obj.GetName(), kind: d.obj.GetKind(),
-					want: d.obj, aside: append(l.ignoredPaths(d.obj), annotationPaths(d.obj)...), managers: l.ignoredManagers(d.obj), keysOnly: d.keysOnly}
+					want: d.obj, aside: append(l.ignoredPaths(d.obj), annotationPaths(d.obj)...), managers: l.ignoredManagers(d.obj), keysOnly: d.keysOnly,
+					unstable: unstable}
 				if lv != nil {
 					rec.liveRV = lv.GetResourceVersion()
 				}
@@ -246,7 +253,7 @@ func (l *Layer) compareOne(ctx context.Context, d desired, live *unstructured.Un
 	paths := append(l.ignoredPaths(d.obj), annotationPaths(d.obj)...)
 	if live == nil {
 		git := normalize(d.obj, l.secretKey)
-		return &drift.Finding{Object: id, Change: drift.ChangeMissing, Diff: yamlDiff(id, git, nil),
+		return &drift.Finding{Object: id, Change: drift.ChangeMissing, Diff: l.shownDiff(id, d.source, git, nil),
 			Details: map[string]any{"source": d.source}}, nil, "", nil
 	}
 	// Fields that ignored field managers own (an HPA's replicas, an
@@ -313,7 +320,7 @@ func (l *Layer) compareOne(ctx context.Context, d desired, live *unstructured.Un
 		l.storeInSync(verdict, mode)
 		return nil, &verdict, mode, nil
 	}
-	f := &drift.Finding{Object: id, Change: drift.ChangeChanged, Diff: yamlDiff(id, want, lv),
+	f := &drift.Finding{Object: id, Change: drift.ChangeChanged, Diff: l.shownDiff(id, d.source, want, lv),
 		Details: map[string]any{"source": d.source, "compare": mode}}
 	if note == "" && mode == CompareReadOnly && len(managedEntries(live)) == 0 {
 		note = "the live object has no managedFields: fields only live has are taken for defaults"
@@ -383,4 +390,70 @@ func gvrString(g schema.GroupVersionResource) string {
 		return g.Version + "/" + g.Resource
 	}
 	return g.Group + "/" + g.Version + "/" + g.Resource
+}
+
+// valuesHidden ends the source of an object whose values are secret though
+// it is not a Secret: it was decrypted with SOPS, or a chart rendered a
+// Secret's values into it. Its diffs show, as a Secret's do, field names
+// and keyed hashes of the values (see hideValues).
+const valuesHidden = "values not shown"
+
+// hidden reports whether an object from source has its values hidden.
+func hidden(source string) bool { return strings.HasSuffix(source, valuesHidden+")") }
+
+// noteSource adds a note to the end of an object's source, inside its
+// last parentheses.
+func noteSource(src, note string) string {
+	if s, ok := strings.CutSuffix(src, ")"); ok {
+		return s + "; " + note + ")"
+	}
+	return src + " (" + note + ")"
+}
+
+// hideValues returns a copy of a normalized object with every value but
+// its kind and name replaced by a keyed hash of the value and its place, as
+// redactSecret does for a Secret's data: a diff still tells which fields
+// differ, and nothing of what they hold.
+func hideValues(m map[string]any, key []byte, id string) map[string]any {
+	if m == nil {
+		return nil
+	}
+	var walk func(v any, path string) any
+	walk = func(v any, path string) any {
+		switch t := v.(type) {
+		case map[string]any:
+			out := make(map[string]any, len(t))
+			for k, e := range t {
+				p := path + "/" + escapePointer(k)
+				switch p {
+				case "/apiVersion", "/kind", "/metadata/name", "/metadata/namespace":
+					out[k] = e
+				default:
+					out[k] = walk(e, p)
+				}
+			}
+			return out
+		case []any:
+			out := make([]any, len(t))
+			for i, e := range t {
+				out[i] = walk(e, path+"/"+strconv.Itoa(i))
+			}
+			return out
+		case nil:
+			return nil
+		}
+		b, _ := json.Marshal(v)
+		return mac(key, id, path, b)
+	}
+	out, _ := walk(m, "").(map[string]any)
+	return out
+}
+
+// shownDiff is yamlDiff of an object from source: with its values hidden
+// when the source says so.
+func (l *Layer) shownDiff(id, source string, git, live map[string]any) string {
+	if hidden(source) {
+		git, live = hideValues(git, l.secretKey, id), hideValues(live, l.secretKey, id)
+	}
+	return yamlDiff(id, git, live)
 }

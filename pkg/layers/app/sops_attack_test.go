@@ -1,0 +1,229 @@
+package app
+
+// Attack tests for SOPS-encrypted files in the app layer (sops.go,
+// load.go, kustomize.go). Each test says what the repository does and what
+// must not happen.
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/driftd/driftd/internal/sopstest"
+	"github.com/driftd/driftd/pkg/repofs"
+	"github.com/driftd/driftd/pkg/sopsfile"
+)
+
+const (
+	atkSecretPassword = "pa55-secret-resource-never-shown"
+	atkGeneratedCreds = "generated-creds-never-shown"
+)
+
+// atkRepo writes files into a new repository and opens it.
+func atkRepo(t *testing.T, files map[string]string) *repofs.FS {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rfs, err := repofs.Open(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rfs.Close() })
+	return rfs
+}
+
+// atkDecrypter returns a decrypter holding the identity's key.
+func atkDecrypter(t *testing.T, identity string) *decrypter {
+	t.Helper()
+	keys, err := sopsfile.ParseAgeKeys(strings.NewReader(identity))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &decrypter{keys: keys}
+}
+
+func atkJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestAttackKustomizeCopiesDecryptedValues: a kustomization includes a
+// SOPS-encrypted Secret, a configMapGenerator that reads an encrypted file,
+// another that reads the file a secretGenerator reads, and a replacement
+// that copies the Secret's password into a ConfigMap. driftd decrypted every
+// file as kustomize read it, so the ConfigMaps held plaintext, which a
+// ConfigMap's diff shows (only Secrets are redacted). Flux decrypts a
+// kustomization's encrypted objects after the build, and secretGenerator
+// sources before it: what it applies has the ciphertext in the replacement's
+// and the first generator's ConfigMap. driftd must build what Flux builds,
+// and no diff may show a decrypted value.
+func TestAttackKustomizeCopiesDecryptedValues(t *testing.T) {
+	id := sopstest.NewIdentity(t)
+	r := id.Recipient().String()
+	secret := "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: shop\nstringData:\n  password: " + atkSecretPassword + "\n"
+	rfs := atkRepo(t, map[string]string{
+		"k/kustomization.yaml": `namespace: shop
+resources: [secret.enc.yaml, copy.yaml]
+generatorOptions: {disableNameSuffixHash: true}
+configMapGenerator:
+- name: generated
+  files: [cm.enc.yaml]
+- name: also-read-by-a-secret-generator
+  files: [creds.enc.yaml]
+secretGenerator:
+- name: generated
+  files: [creds.enc.yaml]
+replacements:
+- source: {kind: Secret, name: db, fieldPath: stringData.password}
+  targets:
+  - select: {kind: ConfigMap, name: copy}
+    fieldPaths: [data.password]
+`,
+		"k/secret.enc.yaml": sopstest.EncryptYAML(t, secret, r, sopstest.FluxRegex),
+		"k/copy.yaml":       "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: copy}\ndata: {password: placeholder}\n",
+		"k/creds.enc.yaml":  sopstest.EncryptYAML(t, "password: "+atkGeneratedCreds+"\n", r, ""),
+		"k/cm.enc.yaml":     sopstest.EncryptYAML(t, "password: "+atkGeneratedCreds+"-cm\n", r, ""),
+	})
+	objs, err := Load(t.Context(), rfs, []string{"k"}, LoadOptions{decrypt: atkDecrypter(t, id.String())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := atkLayer()
+	var secrets []string
+	for _, o := range objs {
+		j := atkJSON(t, o.Obj.Object)
+		switch o.Obj.GetName() {
+		case "copy", "generated":
+			if o.Obj.GetKind() == "ConfigMap" && (strings.Contains(j, atkSecretPassword) || strings.Contains(j, atkGeneratedCreds) || !strings.Contains(j, encPrefix)) {
+				t.Errorf("%s holds plaintext where Flux applies the ciphertext:\n%s", ID(o.Obj), j)
+			}
+		}
+		if o.Obj.GetKind() == "Secret" {
+			secrets = append(secrets, j)
+			if d, _, _ := unstructured.NestedString(o.Obj.Object, "data", "creds.enc.yaml"); d != "" {
+				plain, _ := base64.StdEncoding.DecodeString(d)
+				secrets = append(secrets, string(plain))
+			}
+		}
+		// What a report shows of it: the diff of the object missing live.
+		km := l.newKindMode(t.Context(), schema.GroupVersionResource{}, "shop")
+		f, _, _, err := l.compareOne(t.Context(), desired{obj: o.Obj, source: o.Source}, nil, km, nil)
+		if err != nil || f == nil {
+			t.Fatalf("%s: %v %v", ID(o.Obj), f, err)
+		}
+		for _, v := range []string{atkSecretPassword, atkGeneratedCreds, atkB64(atkSecretPassword)} {
+			if strings.Contains(f.Diff, v) {
+				t.Errorf("the diff of %s (source %s) shows a decrypted value:\n%s", ID(o.Obj), o.Source, f.Diff)
+			}
+		}
+	}
+	// The Secrets are still decrypted, as Flux decrypts them.
+	all := strings.Join(secrets, "\n")
+	if !strings.Contains(all, atkSecretPassword) || !strings.Contains(all, atkGeneratedCreds) {
+		t.Errorf("the Secrets are not decrypted:\n%s", all)
+	}
+}
+
+func atkB64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// TestAttackSecretGeneratorCiphertextWithoutKey: without a key, a
+// secretGenerator that reads a SOPS-encrypted file (YAML, or dotenv, which
+// sops writes as KEY=ENC[...] lines with sops_* metadata lines) makes a
+// Secret whose values are the ciphertext. It was compared by value, as if
+// Git said the live Secret should hold the ciphertext: a finding on every
+// check, and apply would write the ciphertext (and the sops_mac, sops_...
+// keys) into the cluster. Such a Secret must be compared by key names only,
+// like an encrypted Secret manifest, or refused.
+func TestAttackSecretGeneratorCiphertextWithoutKey(t *testing.T) {
+	id := sopstest.NewIdentity(t)
+	dotenv := "PASSWORD=ENC[AES256_GCM,data:3q2+7w==,iv:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]\n" +
+		"sops_age__list_0__map_recipient=" + id.Recipient().String() + "\n" +
+		"sops_lastmodified=2026-01-01T00:00:00Z\n" +
+		"sops_mac=ENC[AES256_GCM,data:3q2+7w==,iv:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]\n" +
+		"sops_version=3.9.0\n"
+	for name, gen := range map[string]string{
+		"yaml file": "files: [creds.enc.yaml]",
+		"dotenv":    "envs: [creds.enc.env]",
+	} {
+		t.Run(name, func(t *testing.T) {
+			rfs := atkRepo(t, map[string]string{
+				"k/kustomization.yaml": "namespace: shop\ngeneratorOptions: {disableNameSuffixHash: true}\nsecretGenerator:\n- name: creds\n  " + gen + "\n",
+				"k/creds.enc.yaml":     sopstest.EncryptYAML(t, "password: "+atkGeneratedCreds+"\n", id.Recipient().String(), ""),
+				"k/creds.enc.env":      dotenv,
+			})
+			objs, err := Load(t.Context(), rfs, []string{"k"}, LoadOptions{})
+			for _, o := range objs {
+				if !o.KeysOnly {
+					t.Errorf("%s (err %v) is compared by value, its values the ciphertext: apply would write them:\n%s", ID(o.Obj), err, atkJSON(t, o.Obj.Object))
+				}
+			}
+		})
+	}
+}
+
+// TestAttackDecryptedNonSecretShown: Flux decrypts any object that has
+// sops metadata, not only Secrets: a ConfigMap, or a HelmRelease whose
+// spec.values are encrypted (encrypted_regex ^(data|stringData|values)$).
+// driftd decrypted them too, but only a Secret's diff hides its values: a
+// live edit of the ConfigMap, or the HelmRelease missing live, showed the
+// decrypted values in every report. An object that was encrypted in Git
+// must not have its values shown, whatever its kind.
+func TestAttackDecryptedNonSecretShown(t *testing.T) {
+	id := sopstest.NewIdentity(t)
+	r := id.Recipient().String()
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: conf, namespace: shop}\ndata:\n  dsn: postgres://app:" + atkSecretPassword + "@db\n"
+	hr := "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: web, namespace: shop}\nspec:\n  values:\n    password: " + atkSecretPassword + "\n"
+	rfs := atkRepo(t, map[string]string{
+		"apps/conf.enc.yaml": sopstest.EncryptYAML(t, cm, r, sopstest.FluxRegex),
+		"apps/hr.enc.yaml":   sopstest.EncryptYAML(t, hr, r, "^(data|stringData|values)$"),
+	})
+	objs, err := Load(t.Context(), rfs, []string{"apps"}, LoadOptions{decrypt: atkDecrypter(t, id.String())})
+	if err != nil || len(objs) != 2 {
+		t.Fatalf("%v %v", objs, err)
+	}
+	l := atkLayer()
+	for _, o := range objs {
+		if !strings.Contains(atkJSON(t, o.Obj.Object), atkSecretPassword) {
+			t.Fatalf("%s is not decrypted", ID(o.Obj))
+		}
+		km := l.newKindMode(t.Context(), schema.GroupVersionResource{}, "shop")
+		// Missing live, and edited live.
+		live := o.Obj.DeepCopy()
+		live.SetResourceVersion("3")
+		if o.Obj.GetKind() == "ConfigMap" {
+			_ = unstructured.SetNestedField(live.Object, "postgres://app:edited-"+atkSecretPassword+"@db", "data", "dsn")
+		} else {
+			_ = unstructured.SetNestedField(live.Object, "edited-"+atkSecretPassword, "spec", "values", "password")
+		}
+		for _, lv := range []*unstructured.Unstructured{nil, live} {
+			f, _, _, err := l.compareOne(t.Context(), desired{obj: o.Obj, source: o.Source}, lv, km, nil)
+			if err != nil || f == nil {
+				t.Fatalf("%s: %v %v", ID(o.Obj), f, err)
+			}
+			if strings.Contains(f.Diff, atkSecretPassword) {
+				t.Errorf("the diff of %s (source %s) shows its decrypted values:\n%s", ID(o.Obj), o.Source, f.Diff)
+			}
+			if lv != nil && !strings.Contains(f.Diff, "dsn:") && !strings.Contains(f.Diff, "password:") {
+				t.Errorf("the diff of %s should still name the field that differs:\n%s", ID(o.Obj), f.Diff)
+			}
+		}
+	}
+}
