@@ -32,7 +32,12 @@ type key struct {
 // live values would be news to whoever wrote the pull request. That holds
 // for an object the base reported as unmanaged too, because such findings
 // may show only a hash. A redacted finding keeps its change (exists live
-// and differs, or missing). Layers in trusted are not redacted: the job
+// and differs, or missing). A Secret the base declares and the pull
+// request's tree compared by value (its values are the pull request's: in
+// the clear, or from a chart's values) is not compared either: whether it
+// matches the live one would answer a guess of a value the base keeps
+// encrypted; the base's findings on it stand, as already drifted. Layers
+// in trusted are not redacted: the job
 // allowed them to run the pull request's code, which could send anything
 // anywhere, so hiding its output would protect nothing and hide the plan
 // from the reviewer.
@@ -80,6 +85,26 @@ func Classify(base, head drift.Report, trusted ...drift.LayerName) drift.Report 
 				inHead[o] = true
 				nt.Findings = append(nt.Findings, drift.Finding{Object: o, Change: drift.ChangeNotCompared, Class: drift.ClassIntroduced,
 					Diff: "# a Secret the base revision does not manage: not compared, so that a pull request cannot test guesses of its value\n"})
+			}
+			// Secrets whose values the pull request chose: the base's
+			// findings stand for them.
+			if l.Layer == drift.LayerApp && !slices.Contains(trusted, l.Layer) {
+				keysOnly := keysOnlyObjects(t.Details)
+				for _, o := range t.Managed {
+					if known[key{l.Layer, t.Name, o}] && strings.HasPrefix(o, "core/Secret/") && !keysOnly[o] {
+						guarded[o] = true
+						inHead[o] = true
+						for _, f := range baseFind[key{l.Layer, t.Name, o}] {
+							f.Class = drift.ClassAlreadyDrifted
+							f.Details = maps.Clone(f.Details)
+							if f.Details == nil {
+								f.Details = map[string]any{}
+							}
+							f.Details["pull_request"] = valuesNotCompared
+							nt.Findings = append(nt.Findings, f)
+						}
+					}
+				}
 			}
 			for _, f := range t.Findings {
 				k := key{l.Layer, t.Name, f.Object}
@@ -137,6 +162,29 @@ func Classify(base, head drift.Report, trusted ...drift.LayerName) drift.Report 
 		}
 	}
 	out.Normalize()
+	return out
+}
+
+// valuesNotCompared says why a Secret's finding is the base's.
+const valuesNotCompared = "the pull request's values of this Secret are not compared with the live ones (that would test guesses of them): the base's finding"
+
+// keysOnlyObjects are the objects a target's check compared by key names
+// only (the app layer's details.sops_keys_only.objects).
+func keysOnlyObjects(details map[string]any) map[string]bool {
+	out := map[string]bool{}
+	ko, _ := details["sops_keys_only"].(map[string]any)
+	switch objs := ko["objects"].(type) {
+	case []string:
+		for _, o := range objs {
+			out[o] = true
+		}
+	case []any:
+		for _, o := range objs {
+			if s, ok := o.(string); ok {
+				out[s] = true
+			}
+		}
+	}
 	return out
 }
 

@@ -1,0 +1,52 @@
+package prcheck
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/driftd/driftd/pkg/drift"
+)
+
+// TestAttackGuessSecretValue: the base keeps a Secret SOPS-encrypted, and
+// the runner's key decrypts it for the base's check; the pull request's
+// tree gets no key. The pull request replaces the encrypted Secret with a
+// plaintext one holding a guess of the password (or a chart renders it
+// from a value the pull request sets). Its tree compares that guess with
+// the live Secret: no finding when the guess is right, a finding when it
+// is wrong. The diffs hold only hashes, but the outcome alone answers
+// "is the password X?", once per Secret and run: the report must not
+// depend on the live value where the pull request chose the Secret's
+// values. A Secret compared by key names only (still encrypted in the pull
+// request) tells nothing of its values and keeps its findings.
+func TestAttackGuessSecretValue(t *testing.T) {
+	const secret, sealed = "core/Secret/shop/db", "core/Secret/shop/api"
+	managed := []string{secret, sealed, "core/ConfigMap/shop/conf"}
+	keysOnly := map[string]any{"sops_keys_only": map[string]any{"objects": []string{sealed}}}
+	for _, baseDrifted := range []bool{false, true} {
+		base := drift.TargetResult{Name: "shop", Managed: managed}
+		if baseDrifted {
+			base.Findings = []drift.Finding{fnd(secret, drift.ChangeChanged, "-  password: (redacted, hmac aaaa)\n+  password: (redacted, hmac bbbb)\n")}
+		}
+		var outcomes []string
+		for _, guessRight := range []bool{false, true} {
+			head := drift.TargetResult{Name: "shop", Managed: managed, Details: keysOnly}
+			if !guessRight {
+				head.Findings = append(head.Findings, fnd(secret, drift.ChangeChanged, "-  password: (redacted, hmac cccc)\n+  password: (redacted, hmac dddd)\n"))
+			}
+			// The key-names-only Secret differs live either way.
+			head.Findings = append(head.Findings, fnd(sealed, drift.ChangeChanged, "-  other: (redacted)\n"))
+			got := Classify(report(drift.LayerApp, base), report(drift.LayerApp, head))
+			outcomes = append(outcomes, fmt.Sprint(classes(got)))
+			found := false
+			for _, f := range got.Layers[0].Targets[0].Findings {
+				found = found || f.Object == sealed
+			}
+			if !found {
+				t.Errorf("the finding on %s, compared by key names only, is gone", sealed)
+			}
+		}
+		if outcomes[0] != outcomes[1] {
+			t.Errorf("base drifted %v: the report tells a right guess from a wrong one:\n  wrong: %s\n  right: %s", baseDrifted, outcomes[0], outcomes[1])
+		}
+	}
+}
