@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -44,7 +46,19 @@ func helmSource(req helmrender.Request, res helmrender.Result, m helmrender.Mani
 		fmt.Fprintf(&b, "; %s", req.Origin)
 	}
 	b.WriteString(")")
-	return b.String()
+	return printable(b.String())
+}
+
+// printable escapes, as Go quotes strings, a text built from the
+// repository's names (files, charts, templates) that holds a line break or
+// another character that is not printable: a source stays one line of a
+// diff's header, and a name cannot forge the lines after it.
+func printable(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }) {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }
 
 // declarationFile is the file an origin names: "apps/hr.yaml" of
@@ -98,7 +112,7 @@ func (l *Layer) helmRequests(rfs *repofs.FS, objs []Object) ([]helmrender.Reques
 				req, err = helmrender.FromHelmRelease(o.Obj, src)
 			}
 			if err != nil {
-				errs[o.Obj.GetNamespace()] = append(errs[o.Obj.GetNamespace()], fmt.Errorf("%s (%s): %w", ID(o.Obj), o.Source, err))
+				errs[o.Obj.GetNamespace()] = append(errs[o.Obj.GetNamespace()], fmt.Errorf("%s: %w", printable(ID(o.Obj)+" ("+o.Source+")"), err))
 				continue
 			}
 			req.Origin = fmt.Sprintf("HelmRelease %s/%s in %s", o.Obj.GetNamespace(), o.Obj.GetName(), o.Source)
@@ -108,7 +122,7 @@ func (l *Layer) helmRequests(rfs *repofs.FS, objs []Object) ([]helmrender.Reques
 			if err != nil && !errors.Is(err, helmrender.ErrNotHelm) {
 				// A source that is a plain directory is compared
 				// when paths lists it, like any other.
-				errs[o.Obj.GetNamespace()] = append(errs[o.Obj.GetNamespace()], fmt.Errorf("%s (%s): %w", ID(o.Obj), o.Source, err))
+				errs[o.Obj.GetNamespace()] = append(errs[o.Obj.GetNamespace()], fmt.Errorf("%s: %w", printable(ID(o.Obj)+" ("+o.Source+")"), err))
 				continue
 			}
 			for _, req := range rs {

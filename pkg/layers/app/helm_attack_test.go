@@ -6,6 +6,9 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -240,5 +243,125 @@ func TestAttackHelmTemplateNameInError(t *testing.T) {
 	}
 	if strings.ContainsAny(err.Error(), "\x1b\n") {
 		t.Errorf("the error holds the template name's control characters: %q", err)
+	}
+}
+
+// TestAttackHelmReadsOutsideRepository: HelmReleases and Applications name
+// charts, values files and file parameters by paths of the repository's
+// choosing: climbing out, absolute, through a link that leaves the
+// repository, or Argo CD's $ref form. Nothing outside the repository may
+// be read into an object or an error.
+func TestAttackHelmReadsOutsideRepository(t *testing.T) {
+	const outsideSecret = "outside-the-repo-secret-value"
+	parent := t.TempDir()
+	writeFile := func(p, s string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(filepath.Join(parent, "secret.yaml"), "password: "+outsideSecret+"\n")
+	for name, body := range atkChart("outside-chart") {
+		writeFile(filepath.Join(parent, name), strings.ReplaceAll(body, "chart-default-password", outsideSecret))
+	}
+	repo := filepath.Join(parent, "repo")
+	for _, c := range []string{"charts/leak", "charts/withlink"} {
+		for name, body := range atkChart(c) {
+			writeFile(filepath.Join(repo, name), body)
+		}
+	}
+	writeFile(filepath.Join(repo, "charts/dep/Chart.yaml"), "apiVersion: v2\nname: dep\nversion: 0.1.0\ndependencies:\n- {name: leak, version: 0.1.0, repository: \"file://../../../outside-chart\"}\n")
+	for link, target := range map[string]string{
+		"values/link.yaml":       filepath.Join(parent, "secret.yaml"),
+		"charts/linked":          filepath.Join(parent, "outside-chart"),
+		"charts/withlink/secret": filepath.Join(parent, "secret.yaml"),
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(repo, link)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, filepath.Join(repo, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hr := func(chart, valuesFiles string) string {
+		return fmt.Sprintf("apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: r, namespace: shop}\nspec:\n  chart:\n    spec:\n      chart: %q\n      valuesFiles: %s\n      sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}\n", chart, valuesFiles)
+	}
+	app := func(path, helm string) string {
+		return fmt.Sprintf("apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: r, namespace: shop}\nspec:\n  source:\n    repoURL: https://git.example/repo.git\n    path: %q\n    helm: %s\n  destination: {namespace: shop}\n", path, helm)
+	}
+	for name, doc := range map[string]string{
+		"chart climbing out":       hr("../outside-chart", "[]"),
+		"chart absolute":           hr(filepath.Join(parent, "outside-chart"), "[]"),
+		"chart linked out":         hr("charts/linked", "[]"),
+		"chart file linked out":    hr("charts/withlink", "[]"),
+		"values climbing out":      hr("charts/leak", "[../secret.yaml]"),
+		"values absolute":          hr("charts/leak", "["+filepath.Join(parent, "secret.yaml")+"]"),
+		"values linked out":        hr("charts/leak", "[values/link.yaml]"),
+		"file dependency out":      hr("charts/dep", "[]"),
+		"argo path out":            app("../outside-chart", "{}"),
+		"argo value file out":      app("charts/leak", "{valueFiles: [../../../secret.yaml]}"),
+		"argo rooted value file":   app("charts/leak", "{valueFiles: [/../secret.yaml]}"),
+		"argo $ref value file":     app("charts/leak", "{valueFiles: [$values/../secret.yaml]}"),
+		"argo file parameter out":  app("charts/leak", "{fileParameters: [{name: password, path: ../../../secret.yaml}]}"),
+		"argo file parameter link": app("charts/leak", "{fileParameters: [{name: password, path: ../../values/link.yaml}]}"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(repo, "apps")
+			_ = os.RemoveAll(dir)
+			writeFile(filepath.Join(dir, "r.yaml"), doc)
+			rfs, err := repofs.Open(repo, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rfs.Close()
+			l := atkHelmLayer()
+			l.cfg.Helm.RepoURLs = []string{"https://git.example/repo.git"}
+			objs, errs := atkHelm(t, l, rfs, []string{"apps"}, LoadOptions{})
+			all := fmt.Sprint(errs)
+			for _, o := range objs {
+				all += atkJSON(t, o.Obj.Object)
+			}
+			if strings.Contains(all, outsideSecret) {
+				t.Errorf("a file outside the repository was read:\n%s", all)
+			}
+			if len(errs["shop"]) == 0 {
+				t.Errorf("no error: %v", objs)
+			}
+		})
+	}
+}
+
+// TestAttackHelmTemplateNameForgesDiffLines: a chart's template file is
+// named with line breaks. A chart's finding starts its diff with "#
+// rendered from <source>", and the source names the template: the name's
+// lines became lines of the diff, which every report shows as the diff's
+// own ("+  image: trusted:1.0" in green, say). The source must stay on its
+// line.
+func TestAttackHelmTemplateNameForgesDiffLines(t *testing.T) {
+	name := "cm\n+  image: trusted:1.0\n\x1b[2K.yaml"
+	rfs := atkRepo(t, map[string]string{
+		"charts/odd/Chart.yaml":        "apiVersion: v2\nname: odd\nversion: 0.1.0\n",
+		"charts/odd/templates/" + name: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: odd}\ndata: {a: b}\n",
+	})
+	l := atkHelmLayer()
+	l.cfg.Helm.Releases = []HelmRelease{{Name: "odd", Namespace: "shop", Chart: "charts/odd"}}
+	objs, errs := atkHelm(t, l, rfs, nil, LoadOptions{})
+	if len(errs) > 0 || len(objs) != 1 {
+		t.Fatalf("%v %v", objs, errs)
+	}
+	gvr := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	ds := []desired{{obj: objs[0].Obj, source: objs[0].Source, mapping: &meta.RESTMapping{Resource: gvr, Scope: meta.RESTScopeNamespace}}}
+	var mu sync.Mutex
+	findings, _, ferrs, _ := l.compareKind(t.Context(), ds, map[string]*unstructured.Unstructured{}, false, l.newKindMode(t.Context(), gvr, "shop"), make(chan struct{}, 1), map[cacheKey]bool{}, &mu)
+	if len(ferrs) > 0 || len(findings) != 1 {
+		t.Fatalf("findings %v, errors %v", findings, ferrs)
+	}
+	for _, line := range strings.Split(findings[0].Diff, "\n") {
+		if strings.HasPrefix(line, "+  image") || strings.Contains(line, "\x1b") {
+			t.Errorf("the template's name forged a line of the diff:\n%s", findings[0].Diff)
+		}
 	}
 }

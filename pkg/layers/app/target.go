@@ -183,7 +183,7 @@ func (l *Layer) compareKind(ctx context.Context, ds []desired, live map[string]*
 				}
 				if strings.Contains(d.source, " (chart ") {
 					// Which chart, template and values made it.
-					f.Diff = "# rendered from " + d.source + "\n" + f.Diff
+					f.Diff = "# rendered from " + printable(d.source) + "\n" + f.Diff
 				}
 				findings = append(findings, *f)
 				rec := applyRecord{gvr: d.mapping.Resource, namespace: d.obj.GetNamespace(), name: d.obj.GetName(), kind: d.obj.GetKind(),
