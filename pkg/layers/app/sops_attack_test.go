@@ -5,17 +5,24 @@ package app
 // must not happen.
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	dynfake "k8s.io/client-go/dynamic/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/driftd/driftd/internal/sopstest"
+	"github.com/driftd/driftd/pkg/drift"
 	"github.com/driftd/driftd/pkg/repofs"
 	"github.com/driftd/driftd/pkg/sopsfile"
 )
@@ -224,6 +231,55 @@ func TestAttackDecryptedNonSecretShown(t *testing.T) {
 			if lv != nil && !strings.Contains(f.Diff, "dsn:") && !strings.Contains(f.Diff, "password:") {
 				t.Errorf("the diff of %s should still name the field that differs:\n%s", ID(o.Obj), f.Diff)
 			}
+		}
+	}
+}
+
+// TestAttackKeysOnlyCopiesLiveValues: without a key, a Secret encrypted in
+// Git takes the live values of the keys both sides have, so that only key
+// names differ. Those live values must show in no diff (missing, changed),
+// and apply must write neither them nor the placeholder of a key live
+// lacks.
+func TestAttackKeysOnlyCopiesLiveValues(t *testing.T) {
+	id := sopstest.NewIdentity(t)
+	secret := "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: shop}\nstringData:\n  password: x\n  added-in-git: y\n"
+	rfs := atkRepo(t, map[string]string{"apps/db.enc.yaml": sopstest.EncryptYAML(t, secret, id.Recipient().String(), sopstest.FluxRegex)})
+	objs, err := Load(t.Context(), rfs, []string{"apps"}, LoadOptions{})
+	if err != nil || len(objs) != 1 || !objs[0].KeysOnly {
+		t.Fatalf("%v %v", objs, err)
+	}
+	const livePassword = "live-password-never-shown"
+	live := atkYAML(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: shop, resourceVersion: \"4\"}\ndata: {password: "+atkB64(livePassword)+", only-live: "+atkB64(livePassword)+"}\n")
+	gvr := schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+	l := atkLayer()
+	ds := []desired{{obj: objs[0].Obj, source: objs[0].Source, mapping: &meta.RESTMapping{Resource: gvr, Scope: meta.RESTScopeNamespace}, keysOnly: true}}
+	var writes []string
+	dyn := dynfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{gvr: "SecretList"}, live)
+	dyn.PrependReactor("*", "secrets", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetVerb() != "get" {
+			writes = append(writes, a.GetVerb())
+		}
+		return false, nil, nil
+	})
+	l.dyn = dyn
+	for _, lv := range map[string]*unstructured.Unstructured{"missing": nil, "changed": live} {
+		livesMap := map[string]*unstructured.Unstructured{}
+		if lv != nil {
+			livesMap["db"] = lv
+		}
+		var mu sync.Mutex
+		findings, recs, ferrs, _ := l.compareKind(t.Context(), ds, livesMap, false, l.newKindMode(t.Context(), gvr, "shop"), make(chan struct{}, 1), map[cacheKey]bool{}, &mu)
+		if len(ferrs) > 0 || len(findings) != 1 {
+			t.Fatalf("findings %v, errors %v", findings, ferrs)
+		}
+		for _, v := range []string{livePassword, atkB64(livePassword)} {
+			if strings.Contains(findings[0].Diff, v) {
+				t.Errorf("the diff shows a live value:\n%s", findings[0].Diff)
+			}
+		}
+		out := l.Apply(context.Background(), drift.Snapshot{}, drift.TargetResult{Name: "shop", Private: recs}, drift.ApplyRequest{Findings: findings})
+		if len(writes) > 0 || len(out) != 1 || out[0].Result != drift.ResultSkipped {
+			t.Errorf("apply of a keys-only Secret wrote (%v): %+v", writes, out)
 		}
 	}
 }
