@@ -92,3 +92,44 @@ func TestAttackEncodedValueInFail(t *testing.T) {
 		t.Errorf("the error holds the password, base64-encoded: %v", err)
 	}
 }
+
+// TestAttackEncryptedValuesFile: a release's values file (or the chart's
+// own values.yaml, or a --set-file parameter) is SOPS-encrypted, as the
+// helm-secrets plugin keeps them. Neither helm nor Flux decrypts values
+// files: the objects rendered held the ciphertext (ENC[AES256_GCM,...]) as
+// values, compared on every check with the live ones, and written into the
+// cluster by apply. Such a file must be an error naming it.
+func TestAttackEncryptedValuesFile(t *testing.T) {
+	enc := "password: ENC[AES256_GCM,data:3q2+7w==,iv:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]\n" +
+		"sops:\n  age:\n  - recipient: age1xyz\n    enc: x\n  lastmodified: \"2026-01-01T00:00:00Z\"\n  mac: ENC[AES256_GCM,data:3q2+7w==,iv:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]\n  version: 3.9.0\n"
+	files := prefixed("charts/app", chartFiles("app"))
+	files["charts/app/templates/secret.yaml"] = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: {{ .Values.password | quote }}}\n"
+	files["secrets.yaml"] = enc
+	for k, v := range prefixed("charts/own", chartFiles("own")) {
+		files[k] = v
+	}
+	files["charts/own/values.yaml"] = enc
+	files["charts/own/templates/secret.yaml"] = files["charts/app/templates/secret.yaml"]
+	repo, _ := newRepo(t, files)
+	for name, r := range map[string]Request{
+		"values file":      {Chart: "charts/app", ReleaseName: "x", ValuesFiles: []string{"secrets.yaml"}},
+		"chart values":     {Chart: "charts/own", ReleaseName: "x"},
+		"file parameter":   {Chart: "charts/app", ReleaseName: "x", Parameters: []Parameter{{Name: "password", Value: "secrets.yaml", File: true}}},
+		"replace defaults": {Chart: "charts/app", ReleaseName: "x", ValuesFiles: []string{"secrets.yaml"}, ReplaceDefaults: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			res, err := Render(t.Context(), openRepo(t, repo), r, testCaps, Options{})
+			if err == nil {
+				for _, m := range res.Objects {
+					if b, _ := m.Object.MarshalJSON(); strings.Contains(string(b), "ENC[AES256_GCM") {
+						t.Errorf("rendered with the ciphertext as a value: %s", b)
+					}
+				}
+				return
+			}
+			if !strings.Contains(err.Error(), "SOPS") {
+				t.Errorf("error %v, want it to say the file is SOPS-encrypted", err)
+			}
+		})
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"helm.sh/helm/v4/pkg/strvals"
 
 	"github.com/driftd/driftd/pkg/repofs"
+	"github.com/driftd/driftd/pkg/sopsfile"
 )
 
 // values builds the user-supplied values of req for chart c, as helm's
@@ -28,11 +29,17 @@ func values(rfs *repofs.FS, c *chart.Chart, req Request, red *redactor) (map[str
 	if req.ReplaceDefaults {
 		defaults = map[string]any{}
 	}
+	if err := checkChartValues(c, !req.ReplaceDefaults); err != nil {
+		return nil, nil, err
+	}
 	var applied []string
 	for _, f := range req.ValuesFiles {
 		data, err := readValuesFile(rfs, c, req, f)
 		if errors.Is(err, fs.ErrNotExist) && req.IgnoreMissingValuesFiles {
 			continue
+		}
+		if err == nil && sopsfile.IsEncrypted(data) {
+			err = ErrEncryptedValues
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("values file %s: %w", display(f), err)
@@ -69,6 +76,29 @@ func values(rfs *repofs.FS, c *chart.Chart, req Request, red *redactor) (map[str
 		return nil, nil, err
 	}
 	return base, applied, nil
+}
+
+// ErrEncryptedValues is returned, wrapped, for a values file that is
+// SOPS-encrypted: helm and Flux read it as it is, so that its ciphertext
+// would be rendered as the values (and written to the cluster by apply).
+var ErrEncryptedValues = errors.New("SOPS-encrypted: helm and Flux do not decrypt values files (keep the values in a Secret that a HelmRelease's valuesFrom names)")
+
+// checkChartValues refuses a chart whose values.yaml (top, when used, or a
+// subchart's) is SOPS-encrypted.
+func checkChartValues(c *chart.Chart, top bool) error {
+	if top {
+		for _, f := range c.Raw {
+			if f.Name == "values.yaml" && sopsfile.IsEncrypted(f.Data) {
+				return fmt.Errorf("chart %s values.yaml: %w", display(c.Name()), ErrEncryptedValues)
+			}
+		}
+	}
+	for _, d := range c.Dependencies() {
+		if err := checkChartValues(d, true); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // readValuesFile reads a values file: from the repository for a chart of
@@ -125,6 +155,9 @@ func setParameters(rfs *repofs.FS, params []Parameter, base map[string]any, red 
 		case p.File:
 			var data []byte
 			data, err = rfs.ReadFile(p.Value)
+			if err == nil && sopsfile.IsEncrypted(data) {
+				err = fmt.Errorf("%s: %w", display(p.Value), ErrEncryptedValues)
+			}
 			if err != nil {
 				return fmt.Errorf("parameter %s: %w", display(p.Name), err)
 			}
