@@ -50,6 +50,7 @@ func checkAll(t *testing.T, args ...string) (int, string) {
 func TestAttackPullRequestHelmAndSOPS(t *testing.T) {
 	k := testenv.KubeForTest(t)
 	const password = "pr-attack-live-password-1"
+	const dsn = "postgres://app:pr-attack-live-dsn-secret@db"
 	ns := "pratk"
 	kubectl := func(stdin string, args ...string) {
 		t.Helper()
@@ -64,6 +65,10 @@ func TestAttackPullRequestHelmAndSOPS(t *testing.T) {
 		return fmt.Sprintf("apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: %s}\nstringData:\n  password: %s\n", ns, pw)
 	}
 	kubectl(secret(password), "apply", "--server-side", "-f", "-")
+	conf := func(v string) string {
+		return fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: conf, namespace: %s}\ndata:\n  dsn: %q\n", ns, v)
+	}
+	kubectl(conf(dsn), "apply", "--server-side", "-f", "-")
 
 	outside := t.TempDir()
 	id := sopstest.NewIdentity(t)
@@ -92,6 +97,7 @@ layers:
 `, filepath.Join(outside, "cache"), k.DeployedKubeconfig(t), keyFile))
 	encrypted := sopstest.EncryptYAML(t, secret(password), id.Recipient().String(), sopstest.FluxRegex)
 	write(t, filepath.Join(repo, "apps/db.enc.yaml"), encrypted)
+	write(t, filepath.Join(repo, "apps/conf.enc.yaml"), sopstest.EncryptYAML(t, conf(dsn), id.Recipient().String(), sopstest.FluxRegex))
 	git("init", "-q", "-b", "main")
 	git("add", "-A")
 	git("commit", "-q", "-m", "base")
@@ -123,6 +129,9 @@ spec:
 	write(t, filepath.Join(repo, "charts/leak/templates/cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: leak}\ndata: {password: {{ .Values.password | default \"none\" | quote }}}\n")
 	write(t, filepath.Join(repo, "apps/gen/kustomization.yaml"), fmt.Sprintf("namespace: %s\ngeneratorOptions: {disableNameSuffixHash: true}\nconfigMapGenerator:\n- {name: copied, files: [db.enc.yaml]}\n", ns))
 	write(t, filepath.Join(repo, "apps/gen/db.enc.yaml"), encrypted)
+	// The encrypted ConfigMap, in the clear with other values: its diff
+	// would show the live ones.
+	write(t, filepath.Join(repo, "apps/conf.enc.yaml"), conf("postgres://app:guess@db"))
 	git("add", "-A")
 	git("commit", "-q", "-m", "pull request")
 
@@ -147,6 +156,9 @@ spec:
 		}
 		if !strings.Contains(all, "allow_remote_charts") {
 			t.Errorf("exit %d: the pull request's remote chart is not reported as refused:\n%s", code, all)
+		}
+		if strings.Contains(all, "pr-attack-live-dsn-secret") {
+			t.Errorf("exit %d: a report or the log holds the live value of the ConfigMap the base keeps encrypted:\n%s", code, all)
 		}
 		if guess != password && strings.Contains(all, password) {
 			t.Errorf("exit %d: a report or the log holds the live password:\n%s", code, all)

@@ -36,8 +36,12 @@ type key struct {
 // request's tree compared by value (its values are the pull request's: in
 // the clear, or from a chart's values) is not compared either: whether it
 // matches the live one would answer a guess of a value the base keeps
-// encrypted; the base's findings on it stand, as already drifted. Layers
-// in trusted are not redacted: the job
+// encrypted; the base's findings on it stand, as already drifted. So it is
+// for an object whose values either tree hides (the app layer's
+// details.values_hidden: decrypted with SOPS, or holding a Secret's
+// values): the pull request could put it in the clear, with values of its
+// own, and its diff would show the live ones. Layers in trusted are not
+// redacted: the job
 // allowed them to run the pull request's code, which could send anything
 // anywhere, so hiding its output would protect nothing and hide the plan
 // from the reviewer.
@@ -89,9 +93,12 @@ func Classify(base, head drift.Report, trusted ...drift.LayerName) drift.Report 
 			// Secrets whose values the pull request chose: the base's
 			// findings stand for them.
 			if l.Layer == drift.LayerApp && !slices.Contains(trusted, l.Layer) {
-				keysOnly := keysOnlyObjects(t.Details)
+				keysOnly := detailObjects(t.Details, "sops_keys_only")
+				hidden := detailObjects(t.Details, "values_hidden")
+				maps.Copy(hidden, detailObjects(baseTargets[key{l.Layer, t.Name, ""}].Details, "values_hidden"))
 				for _, o := range t.Managed {
-					if known[key{l.Layer, t.Name, o}] && strings.HasPrefix(o, "core/Secret/") && !keysOnly[o] {
+					secret := strings.HasPrefix(o, "core/Secret/") && !keysOnly[o]
+					if known[key{l.Layer, t.Name, o}] && (secret || hidden[o]) {
 						guarded[o] = true
 						inHead[o] = true
 						for _, f := range baseFind[key{l.Layer, t.Name, o}] {
@@ -165,14 +172,15 @@ func Classify(base, head drift.Report, trusted ...drift.LayerName) drift.Report 
 	return out
 }
 
-// valuesNotCompared says why a Secret's finding is the base's.
-const valuesNotCompared = "the pull request's values of this Secret are not compared with the live ones (that would test guesses of them): the base's finding"
+// valuesNotCompared says why a finding is the base's.
+const valuesNotCompared = "the pull request's values of this object are not compared with the live ones, which are secret (that would show them, or test guesses of them): the base's finding"
 
-// keysOnlyObjects are the objects a target's check compared by key names
-// only (the app layer's details.sops_keys_only.objects).
-func keysOnlyObjects(details map[string]any) map[string]bool {
+// detailObjects are the objects a target's details list under name: the
+// app layer's sops_keys_only (compared by key names only) and
+// values_hidden.
+func detailObjects(details map[string]any, name string) map[string]bool {
 	out := map[string]bool{}
-	ko, _ := details["sops_keys_only"].(map[string]any)
+	ko, _ := details[name].(map[string]any)
 	switch objs := ko["objects"].(type) {
 	case []string:
 		for _, o := range objs {

@@ -50,3 +50,24 @@ func TestAttackGuessSecretValue(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackHiddenObjectInTheClear: the base keeps a ConfigMap
+// SOPS-encrypted (its DSN holds a password), and its findings show hashes
+// of its values (details.values_hidden). The pull request puts the
+// ConfigMap in the clear with values of its own: its tree compared them
+// with the live ones and its diff showed the live DSN, which the base
+// declares, so nothing redacted it. The base's findings must stand for an
+// object either tree hides.
+func TestAttackHiddenObjectInTheClear(t *testing.T) {
+	const conf = "core/ConfigMap/shop/conf"
+	hidden := map[string]any{"values_hidden": map[string]any{"objects": []string{conf}}}
+	base := drift.TargetResult{Name: "shop", Managed: []string{conf}, Details: hidden,
+		Findings: []drift.Finding{fnd(conf, drift.ChangeChanged, "-  dsn: (redacted, hmac aaaa)\n+  dsn: (redacted, hmac bbbb)\n")}}
+	head := drift.TargetResult{Name: "shop", Managed: []string{conf},
+		Findings: []drift.Finding{fnd(conf, drift.ChangeChanged, "-  dsn: postgres://app:guess@db\n+  dsn: postgres://app:live-secret@db\n")}}
+	got := Classify(report(drift.LayerApp, base), report(drift.LayerApp, head))
+	fs := got.Layers[0].Targets[0].Findings
+	if len(fs) != 1 || fs[0].Diff != base.Findings[0].Diff {
+		t.Errorf("findings %+v, want the base's alone", fs)
+	}
+}

@@ -83,11 +83,23 @@ func (l *Layer) checkTarget(ctx context.Context, target string, objs []desired, 
 	if m := modeSummary(modes); m != nil {
 		res.Details = map[string]any{"compare": m}
 	}
-	var keysOnly []string
+	var keysOnly, hiddenObjs []string
 	for _, d := range objs {
 		if d.keysOnly {
 			keysOnly = append(keysOnly, ID(d.obj))
 		}
+		if hidden(d.source) {
+			hiddenObjs = append(hiddenObjs, ID(d.obj))
+		}
+	}
+	if len(hiddenObjs) > 0 {
+		// Which objects' values are secret, in sync or not: a check of
+		// a pull request compares them only by the base's findings.
+		if res.Details == nil {
+			res.Details = map[string]any{}
+		}
+		slices.Sort(hiddenObjs)
+		res.Details["values_hidden"] = map[string]any{"objects": hiddenObjs, "note": valuesHiddenNote}
 	}
 	if len(keysOnly) > 0 {
 		// In sync or not, the report says what was not compared.
@@ -397,6 +409,10 @@ func gvrString(g schema.GroupVersionResource) string {
 // Secret's values into it. Its diffs show, as a Secret's do, field names
 // and keyed hashes of the values (see hideValues).
 const valuesHidden = "values not shown"
+
+// valuesHiddenNote says, in target details, why objects' diffs hold
+// hashes.
+const valuesHiddenNote = "decrypted with SOPS, or holding values of a Secret: diffs show field names and keyed hashes"
 
 // hidden reports whether an object from source has its values hidden.
 func hidden(source string) bool { return strings.HasSuffix(source, valuesHidden+")") }
