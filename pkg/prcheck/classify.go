@@ -96,8 +96,11 @@ func Classify(base, head drift.Report, trusted ...drift.LayerName) drift.Report 
 				keysOnly := detailObjects(t.Details, "sops_keys_only")
 				hidden := detailObjects(t.Details, "values_hidden")
 				maps.Copy(hidden, detailObjects(baseTargets[key{l.Layer, t.Name, ""}].Details, "values_hidden"))
-				for _, o := range t.Managed {
-					secret := strings.HasPrefix(o, "core/Secret/") && !keysOnly[o]
+				// A hidden object the pull request no longer declares
+				// too: where unmanaged objects are reported, its
+				// finding would show it live in full.
+				for _, o := range slices.Compact(slices.Sorted(slices.Values(append(slices.Collect(maps.Keys(hidden)), t.Managed...)))) {
+					secret := slices.Contains(t.Managed, o) && strings.HasPrefix(o, "core/Secret/") && !keysOnly[o]
 					if known[key{l.Layer, t.Name, o}] && (secret || hidden[o]) {
 						guarded[o] = true
 						inHead[o] = true

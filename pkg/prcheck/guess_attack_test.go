@@ -2,6 +2,7 @@ package prcheck
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/driftd/driftd/pkg/drift"
@@ -69,5 +70,23 @@ func TestAttackHiddenObjectInTheClear(t *testing.T) {
 	fs := got.Layers[0].Targets[0].Findings
 	if len(fs) != 1 || fs[0].Diff != base.Findings[0].Diff {
 		t.Errorf("findings %+v, want the base's alone", fs)
+	}
+}
+
+// TestAttackHiddenObjectUnmanaged: where the base reports unmanaged
+// objects, the pull request removes the ConfigMap the base keeps
+// encrypted from Git: its tree reported the live ConfigMap as unmanaged,
+// with all its values, and the base declares it, so nothing redacted them.
+func TestAttackHiddenObjectUnmanaged(t *testing.T) {
+	const conf = "core/ConfigMap/shop/conf"
+	hidden := map[string]any{"values_hidden": map[string]any{"objects": []string{conf}}}
+	base := drift.TargetResult{Name: "shop", Managed: []string{conf}, Details: hidden}
+	head := drift.TargetResult{Name: "shop",
+		Findings: []drift.Finding{fnd(conf, drift.ChangeUnmanaged, "+  dsn: postgres://app:live-secret@db\n")}}
+	got := Classify(report(drift.LayerApp, base), report(drift.LayerApp, head))
+	for _, f := range got.Layers[0].Targets[0].Findings {
+		if strings.Contains(f.Diff, "live-secret") {
+			t.Errorf("the live values of an object the base hides: %+v", f)
+		}
 	}
 }
