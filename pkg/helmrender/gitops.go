@@ -33,6 +33,27 @@ type Sources struct {
 	// is (a kustomization file, a Chart.yaml); without it, only sources
 	// with helm settings are charts.
 	FS *repofs.FS
+
+	// index holds Objects by group, kind, namespace and name (see
+	// Indexed).
+	index map[objectKey]*unstructured.Unstructured
+}
+
+type objectKey struct{ group, kind, namespace, name string }
+
+// Indexed returns s with its Objects indexed, for a caller that resolves
+// many references: each is then found in constant time rather than by a
+// scan of every object. The first of objects with the same key is found,
+// as without the index. Objects must not change afterwards.
+func (s Sources) Indexed() Sources {
+	s.index = make(map[objectKey]*unstructured.Unstructured, len(s.Objects))
+	for _, o := range s.Objects {
+		k := objectKey{o.GroupVersionKind().Group, o.GetKind(), o.GetNamespace(), o.GetName()}
+		if _, dup := s.index[k]; !dup {
+			s.index[k] = o
+		}
+	}
+	return s
 }
 
 // ErrNotHelm is matched, with errors.Is, by the *NotHelmError that
@@ -102,6 +123,9 @@ func normalizeRepoURL(s string) string {
 // object finds an object of the given kind (and API group) by namespace
 // and name among s.Objects.
 func (s Sources) object(group, kind, namespace, name string) *unstructured.Unstructured {
+	if s.index != nil {
+		return s.index[objectKey{group, kind, namespace, name}]
+	}
 	for _, o := range s.Objects {
 		gvk := o.GroupVersionKind()
 		if gvk.Group == group && gvk.Kind == kind && o.GetNamespace() == namespace && o.GetName() == name {

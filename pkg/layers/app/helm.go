@@ -101,12 +101,19 @@ func (l *Layer) helmRequests(rfs *repofs.FS, objs []Object) ([]helmrender.Reques
 			}
 		}
 	}
+	src = src.Indexed()
+	withheld := map[string]bool{}
+	for _, o := range objs {
+		if o.KeysOnly {
+			withheld[o.Obj.GetNamespace()+"/"+o.Obj.GetName()] = true
+		}
+	}
 	errs := map[string][]error{}
 	for _, o := range objs {
 		gvk := o.Obj.GroupVersionKind()
 		switch {
 		case gvk.Group == "helm.toolkit.fluxcd.io" && gvk.Kind == "HelmRelease" && l.cfg.Helm.Flux.Value(true):
-			err := valuesFromWithheld(o.Obj, objs)
+			err := valuesFromWithheld(o.Obj, withheld)
 			var req helmrender.Request
 			if err == nil {
 				req, err = helmrender.FromHelmRelease(o.Obj, src)
@@ -139,8 +146,9 @@ func (l *Layer) helmRequests(rfs *repofs.FS, objs []Object) ([]helmrender.Reques
 // configured: helm-controller renders it with the Secret's values, and
 // rendering it without them (as if the Secret were absent, which an
 // optional reference allows) would compare, and apply, the chart's
-// defaults in their place.
-func valuesFromWithheld(hr *unstructured.Unstructured, objs []Object) error {
+// defaults in their place. withheld holds the keys-only Secrets as
+// namespace/name.
+func valuesFromWithheld(hr *unstructured.Unstructured, withheld map[string]bool) error {
 	refs, _, _ := unstructured.NestedSlice(hr.Object, "spec", "valuesFrom")
 	for i, r := range refs {
 		ref, _ := r.(map[string]any)
@@ -149,10 +157,8 @@ func valuesFromWithheld(hr *unstructured.Unstructured, objs []Object) error {
 		if kind != "Secret" {
 			continue
 		}
-		for _, o := range objs {
-			if o.KeysOnly && o.Obj.GetName() == name && o.Obj.GetNamespace() == hr.GetNamespace() && o.Obj.GetKind() == "Secret" {
-				return fmt.Errorf("spec.valuesFrom[%d]: Secret %s is %s: the release is not rendered without its values", i, repofs.Quote(hr.GetNamespace()+"/"+name), keysOnlyNote)
-			}
+		if withheld[hr.GetNamespace()+"/"+name] {
+			return fmt.Errorf("spec.valuesFrom[%d]: Secret %s is %s: the release is not rendered without its values", i, repofs.Quote(hr.GetNamespace()+"/"+name), keysOnlyNote)
 		}
 	}
 	return nil

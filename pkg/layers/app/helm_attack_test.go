@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -363,5 +364,38 @@ func TestAttackHelmTemplateNameForgesDiffLines(t *testing.T) {
 		if strings.HasPrefix(line, "+  image") || strings.Contains(line, "\x1b") {
 			t.Errorf("the template's name forged a line of the diff:\n%s", findings[0].Diff)
 		}
+	}
+}
+
+// TestAttackHelmManyReferences: a repository of a few megabytes declares
+// ten thousand ConfigMaps and two hundred HelmReleases that each take
+// values from fifty of them (the last one declared). Each reference was
+// looked up by a scan of every object: a million scans of ten thousand,
+// minutes of the daemon's CPU per check. References must be resolved in
+// time linear in the repository.
+func TestAttackHelmManyReferences(t *testing.T) {
+	var cms, hrs strings.Builder
+	for i := range 10000 {
+		fmt.Fprintf(&cms, "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm%d, namespace: shop}\ndata: {values.yaml: \"a: 1\"}\n", i)
+	}
+	var refs strings.Builder
+	for range 50 {
+		refs.WriteString("  - {kind: ConfigMap, name: cm9999}\n")
+	}
+	for i := range 200 {
+		fmt.Fprintf(&hrs, "---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: r%d, namespace: shop}\nspec:\n  chart:\n    spec: {chart: charts/leak, sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}}\n  valuesFrom:\n%s", i, refs.String())
+	}
+	files := atkChart("charts/leak")
+	files["apps/cms.yaml"] = cms.String()
+	files["apps/hrs.yaml"] = hrs.String()
+	rfs := atkRepo(t, files)
+	objs, err := Load(t.Context(), rfs, []string{"apps"}, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	reqs, errs := atkHelmLayer().helmRequests(rfs, objs)
+	if took := time.Since(start); took > 3*time.Second || len(reqs) != 200 || len(errs) > 0 {
+		t.Errorf("%d requests (errors %v) in %s", len(reqs), errs, took)
 	}
 }
