@@ -123,7 +123,7 @@ func (l *Layer) helmRequests(rfs *repofs.FS, objs []Object) ([]helmrender.Reques
 				continue
 			}
 			req.Origin = fmt.Sprintf("HelmRelease %s/%s in %s", o.Obj.GetNamespace(), o.Obj.GetName(), o.Source)
-			reqs = append(reqs, req)
+			reqs = append(reqs, secretValuesOf(req, o))
 		case gvk.Group == "argoproj.io" && gvk.Kind == "Application" && l.cfg.Helm.ArgoCD.Value(true):
 			rs, err := helmrender.FromApplication(o.Obj, src)
 			if err != nil && !errors.Is(err, helmrender.ErrNotHelm) {
@@ -134,11 +134,43 @@ func (l *Layer) helmRequests(rfs *repofs.FS, objs []Object) ([]helmrender.Reques
 			}
 			for _, req := range rs {
 				req.Origin = fmt.Sprintf("Application %s/%s in %s", o.Obj.GetNamespace(), o.Obj.GetName(), o.Source)
-				reqs = append(reqs, req)
+				reqs = append(reqs, secretValuesOf(req, o))
 			}
 		}
 	}
 	return reqs, errs
+}
+
+// secretValuesOf adds to req.SecretValues every value the request takes
+// from o when o was decrypted with SOPS (a HelmRelease or an Application
+// whose values are encrypted in Git): what the chart renders from them is
+// as secret as they are.
+func secretValuesOf(req helmrender.Request, o Object) helmrender.Request {
+	if !hidden(o.Source) {
+		return req
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch t := v.(type) {
+		case string:
+			req.SecretValues = append(req.SecretValues, t)
+		case map[string]any:
+			for _, e := range t {
+				walk(e)
+			}
+		case []any:
+			for _, e := range t {
+				walk(e)
+			}
+		}
+	}
+	walk(req.Values)
+	for _, p := range req.Parameters {
+		if !p.File {
+			req.SecretValues = append(req.SecretValues, p.Value)
+		}
+	}
+	return req
 }
 
 // valuesFromWithheld refuses a HelmRelease whose spec.valuesFrom names a

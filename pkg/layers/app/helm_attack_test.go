@@ -399,3 +399,38 @@ func TestAttackHelmManyReferences(t *testing.T) {
 		t.Errorf("%d requests (errors %v) in %s", len(reqs), errs, took)
 	}
 }
+
+// TestAttackHelmEncryptedReleaseValues: the HelmRelease itself is
+// SOPS-encrypted (encrypted_regex ^(values)$, its spec.values hold the
+// password) and the chart puts the password into a ConfigMap. The
+// HelmRelease's own diff hides its values, but the ConfigMap rendered from
+// them showed the password.
+func TestAttackHelmEncryptedReleaseValues(t *testing.T) {
+	id := sopstest.NewIdentity(t)
+	hr := strings.Replace(atkHelmRelease, "  valuesFrom:\n  - kind: Secret\n    name: web-values\n    optional: true\n", "  values:\n    password: "+atkSecretPassword+"\n", 1)
+	files := atkChart("charts/leak")
+	files["flux/hr.enc.yaml"] = sopstest.EncryptYAML(t, hr, id.Recipient().String(), "^(values)$")
+	rfs := atkRepo(t, files)
+	l := atkHelmLayer()
+	objs, errs := atkHelm(t, l, rfs, []string{"flux"}, LoadOptions{decrypt: atkDecrypter(t, id.String())})
+	if len(errs) > 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	rendered := 0
+	for _, o := range objs {
+		if !strings.Contains(o.Source, "charts/leak") {
+			continue
+		}
+		rendered++
+		f, _, _, err := l.compareOne(t.Context(), desired{obj: o.Obj, source: o.Source}, nil, l.newKindMode(t.Context(), schema.GroupVersionResource{}, "shop"), nil)
+		if err != nil || f == nil {
+			t.Fatalf("%s: %v %v", ID(o.Obj), f, err)
+		}
+		if strings.Contains(f.Diff, atkSecretPassword) {
+			t.Errorf("the diff of %s (source %s) shows the password of the encrypted HelmRelease:\n%s", ID(o.Obj), o.Source, f.Diff)
+		}
+	}
+	if rendered != 2 {
+		t.Fatalf("rendered %d objects: %v", rendered, objs)
+	}
+}
