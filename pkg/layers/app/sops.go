@@ -32,6 +32,11 @@ type decrypter struct {
 	// err is why the configured keys could not be read: every encrypted
 	// file is then an error, and the plain ones are still checked.
 	err error
+
+	// repoOnce computes repoVals, the values of the repository's
+	// encrypted files, once per check (see repoValues).
+	repoOnce sync.Once
+	repoVals map[string]any
 }
 
 // loadKeys reads the age identities the config names, afresh each check so
@@ -298,16 +303,21 @@ func decryptValues(obj map[string]any, values map[string]any) error {
 }
 
 // repoValues decrypts every SOPS-encrypted YAML and JSON file of the
-// repository and returns the plaintext of each of their encrypted values,
-// by ciphertext: the objects of a kustomization rendered in a child
+// repository, once per check, and returns the plaintext of each of their
+// encrypted values, by ciphertext: the objects of a kustomization rendered in a child
 // process (remote resources allowed) are decrypted with them. Files that
 // do not decrypt are left out: a value of theirs is then an error where it
 // is used.
 func (d *decrypter) repoValues(rfs *repofs.FS) map[string]any {
-	values := map[string]any{}
 	if d == nil || d.err != nil {
-		return values
+		return map[string]any{}
 	}
+	d.repoOnce.Do(func() { d.repoVals = d.readRepoValues(rfs) })
+	return maps.Clone(d.repoVals)
+}
+
+func (d *decrypter) readRepoValues(rfs *repofs.FS) map[string]any {
+	values := map[string]any{}
 	_ = rfs.WalkDirs(".", func(name string) error {
 		if path.Base(name) == ".git" {
 			return fs.SkipDir
