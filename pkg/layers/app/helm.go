@@ -250,6 +250,11 @@ func (l *Layer) renderHelm(ctx context.Context, rfs *repofs.FS, reqs []helmrende
 				m.Object.SetNamespace(req.Namespace)
 			}
 			ko, err := keysOnly(m.Object)
+			if k := ciphertextKey(m.Object); err == nil && !ko && k != "" {
+				// Ciphertext a template copied (.Files.Get of an
+				// encrypted file): never a value to compare or apply.
+				ko, err = (*decrypter)(nil).ciphertextLeft(k)
+			}
 			if err != nil {
 				errs[req.Namespace] = append(errs[req.Namespace], fmt.Errorf("helm %s: %s: %w", req, repofs.Quote(m.Template), err))
 				continue

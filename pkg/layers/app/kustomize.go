@@ -188,7 +188,15 @@ func (o LoadOptions) kustomize(ctx context.Context, rfs *repofs.FS, dir string) 
 	case err != nil:
 		return nil, err
 	}
-	return finishBuild(o.decrypt, us, sb.values, dir)
+	objs, err := finishBuild(o.decrypt, us, sb.values, dir)
+	if sb.whole {
+		for i := range objs {
+			if !hidden(objs[i].Source) {
+				objs[i].Source = decryptedSource(objs[i].Source)
+			}
+		}
+	}
+	return objs, err
 }
 
 // finishBuild turns the objects of a kustomize build into Objects,
@@ -225,7 +233,14 @@ func finishBuild(dec *decrypter, us []*unstructured.Unstructured, values map[str
 
 // build runs kustomize on dir through fsys and decodes its output, objects
 // still SOPS-encrypted included as they are.
-func build(fsys filesys.FileSystem, rfs *repofs.FS, dir string) ([]*unstructured.Unstructured, error) {
+func build(fsys filesys.FileSystem, rfs *repofs.FS, dir string) (_ []*unstructured.Unstructured, err error) {
+	defer func() {
+		// kustomize panics on some objects (encrypted names among
+		// them): that kustomization fails, not the layer.
+		if p := recover(); p != nil {
+			err = fmt.Errorf("kustomization %s: kustomize failed (internal error: %v)", dir, p)
+		}
+	}()
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
 	res, err := k.Run(fsys, filepath.Join(rfs.Path(), filepath.FromSlash(dir)))
 	if err != nil {

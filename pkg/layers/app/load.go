@@ -141,6 +141,9 @@ func loadFile(rfs *repofs.FS, name string, dec *decrypter) ([]Object, error) {
 				src = decryptedSource(src)
 			}
 			ko, err := keysOnly(o)
+			if k := ciphertextKey(o); err == nil && !ko && k != "" {
+				ko, err = dec.ciphertextLeft(k)
+			}
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", src, err))
 				continue

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -163,7 +165,16 @@ type sopsBuild struct {
 	// err is the first decryption error, which kustomize would bury
 	// under its own attempts to read the file as a directory.
 	err error
+	// whole says that a file was handed to kustomize decrypted because
+	// its apiVersion or kind is encrypted too (kustomize cannot build
+	// such an object): every object of the build is then taken to hold
+	// decrypted values.
+	whole bool
 }
+
+// encryptedIdentity matches a SOPS-encrypted file whose apiVersion or kind
+// is encrypted (sops' default, without an encrypted_regex).
+var encryptedIdentity = regexp.MustCompile(`(?m)(^(apiVersion|kind):[ \t]*|"(apiVersion|kind)"\s*:\s*")ENC\[`)
 
 func newSOPSBuild(dec *decrypter, plain map[string]bool) *sopsBuild {
 	return &sopsBuild{dec: dec, plain: plain, values: map[string]any{}}
@@ -187,6 +198,10 @@ func (s *sopsBuild) read(name string, b []byte) ([]byte, error) {
 		return nil, err
 	}
 	if s.plain[name] {
+		return plain, nil
+	}
+	if encryptedIdentity.Match(b) {
+		s.whole = true
 		return plain, nil
 	}
 	return b, nil
@@ -256,7 +271,46 @@ func (d *decrypter) finish(u *unstructured.Unstructured, values map[string]any) 
 		data[k] = base64.StdEncoding.EncodeToString(plain)
 		decrypted = true
 	}
+	if k := ciphertextKey(u); k != "" {
+		ko, err := d.ciphertextLeft(k)
+		return ko, false, err
+	}
 	return false, decrypted, nil
+}
+
+// ciphertextKey returns the first key of a Secret (a core Secret without
+// a sops field) whose value holds SOPS ciphertext that is not a whole YAML
+// or JSON file: an encrypted dotenv, INI or binary file a secretGenerator
+// read, a value whose file lost its sops metadata. "" when there is none.
+func ciphertextKey(u *unstructured.Unstructured) string {
+	if u.GetKind() != "Secret" || u.GroupVersionKind().Group != "" {
+		return ""
+	}
+	for _, field := range []string{"data", "stringData"} {
+		m, _ := u.Object[field].(map[string]any)
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			s, _ := m[k].(string)
+			raw := []byte(s)
+			if field == "data" {
+				raw, _ = base64.StdEncoding.DecodeString(s)
+			}
+			if bytes.Contains(raw, []byte(encPrefix)) {
+				return k
+			}
+		}
+	}
+	return ""
+}
+
+// ciphertextLeft handles a Secret whose key k holds ciphertext driftd
+// cannot decrypt (see ciphertextKey): without a key it is compared by key
+// names only, as Git holds its values encrypted; with one it is an error,
+// never the ciphertext compared and applied as the value.
+func (d *decrypter) ciphertextLeft(k string) (keysOnly bool, err error) {
+	if d == nil {
+		return true, nil
+	}
+	return false, fmt.Errorf("key %s holds SOPS ciphertext that driftd does not decrypt (whole YAML and JSON files, and objects with their sops metadata, only)", repofs.Quote(k))
 }
 
 // encPrefix starts every value sops encrypted.

@@ -167,8 +167,9 @@ func TestAttackSecretGeneratorCiphertextWithoutKey(t *testing.T) {
 		"sops_mac=ENC[AES256_GCM,data:3q2+7w==,iv:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]\n" +
 		"sops_version=3.9.0\n"
 	for name, gen := range map[string]string{
-		"yaml file": "files: [creds.enc.yaml]",
-		"dotenv":    "envs: [creds.enc.env]",
+		"yaml file":        "files: [creds.enc.yaml]",
+		"dotenv":           "envs: [creds.enc.env]",
+		"dotenv as a file": "files: [creds.enc.env]",
 	} {
 		t.Run(name, func(t *testing.T) {
 			rfs := atkRepo(t, map[string]string{
@@ -280,6 +281,67 @@ func TestAttackKeysOnlyCopiesLiveValues(t *testing.T) {
 		out := l.Apply(context.Background(), drift.Snapshot{}, drift.TargetResult{Name: "shop", Private: recs}, drift.ApplyRequest{Findings: findings})
 		if len(writes) > 0 || len(out) != 1 || out[0].Result != drift.ResultSkipped {
 			t.Errorf("apply of a keys-only Secret wrote (%v): %+v", writes, out)
+		}
+	}
+}
+
+// TestAttackCiphertextWithoutMetadata: a Secret manifest holds values sops
+// encrypted, but not its sops metadata (lost in a copy, or a template that
+// copied the values). It was compared by value, the ciphertext taken for
+// what the live Secret should hold, and apply would write it. Without a
+// key it must be compared by key names only; with one, it is an error.
+func TestAttackCiphertextWithoutMetadata(t *testing.T) {
+	id := sopstest.NewIdentity(t)
+	enc := sopstest.EncryptYAML(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: shop}\nstringData:\n  password: x\n", id.Recipient().String(), sopstest.FluxRegex)
+	rfs := atkRepo(t, map[string]string{"apps/db.yaml": enc[:strings.Index(enc, "sops:")]})
+	objs, err := Load(t.Context(), rfs, []string{"apps"}, LoadOptions{})
+	if err != nil || len(objs) != 1 || !objs[0].KeysOnly {
+		t.Errorf("without a key: %v %v, want one keys-only Secret", objs, err)
+	}
+	objs, err = Load(t.Context(), rfs, []string{"apps"}, LoadOptions{decrypt: atkDecrypter(t, id.String())})
+	if err == nil || len(objs) != 0 {
+		t.Errorf("with a key: %v %v, want an error", objs, err)
+	}
+}
+
+// TestAttackKustomizeFullyEncrypted: a kustomization includes a file that
+// sops encrypted whole (its default: apiVersion, kind and metadata too),
+// beside a kustomization of plain files. kustomize panics on such an
+// object (namespace transformer, names it cannot compare): the panic took
+// the whole app layer down, every target unknown, by one file of the
+// repository (or of a pull request, which never has the key). Without a
+// key it must be that kustomization's error; with one, its objects are
+// decrypted, and those that are not Secrets hide their values.
+func TestAttackKustomizeFullyEncrypted(t *testing.T) {
+	id := sopstest.NewIdentity(t)
+	r := id.Recipient().String()
+	files := map[string]string{
+		"apps/enc/kustomization.yaml":   "namespace: shop\nresources: [s.enc.yaml, cm.enc.yaml]\n",
+		"apps/enc/s.enc.yaml":           sopstest.EncryptYAML(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: "+atkSecretPassword+"}\n", r, ""),
+		"apps/enc/cm.enc.yaml":          sopstest.EncryptYAML(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: conf}\ndata: {dsn: "+atkSecretPassword+"}\n", r, ""),
+		"apps/plain/kustomization.yaml": "namespace: shop\nresources: [cm.yaml]\n",
+		"apps/plain/cm.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: plain}\n",
+	}
+	rfs := atkRepo(t, files)
+	load := func(opts LoadOptions) (objs []Object, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				t.Fatalf("Load panicked: %v", p)
+			}
+		}()
+		return Load(t.Context(), rfs, []string{"apps"}, opts)
+	}
+	objs, err := load(LoadOptions{})
+	if err == nil || !strings.Contains(err.Error(), "kustomization apps/enc") || len(objs) == 0 || objs[len(objs)-1].Obj.GetName() != "plain" {
+		t.Errorf("without a key: %v %v, want the plain kustomization's object and an error naming apps/enc", objs, err)
+	}
+	objs, err = load(LoadOptions{decrypt: atkDecrypter(t, id.String())})
+	if err != nil || len(objs) != 3 {
+		t.Fatalf("with the key: %v %v", objs, err)
+	}
+	for _, o := range objs {
+		if o.Obj.GetName() != "plain" && !hidden(o.Source) {
+			t.Errorf("%s, decrypted, shows its values (source %s)", ID(o.Obj), o.Source)
 		}
 	}
 }
