@@ -171,7 +171,8 @@ func runChild(ctx context.Context, argv []string, b batch, left *int64, deliver 
 	stop := make(chan struct{})
 	defer close(stop)
 	lines := make(chan lineOrErr)
-	go readLines(pr, maxLine(b.Options), lines, stop)
+	// A line is never read past what the results may still take.
+	go readLines(pr, min(maxLine(b.Options), max(*left, 0)+64<<10), lines, stop)
 
 	timer := time.NewTimer(b.Options.Timeout)
 	defer timer.Stop()
