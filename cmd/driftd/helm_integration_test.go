@@ -183,4 +183,20 @@ layers:
 	if took > time.Minute {
 		t.Errorf("the check took %s with a looping chart", took)
 	}
+
+	// Eight charts that loop without printing: each may take a quarter of
+	// the app timeout (20s), all of them together the timeout, not eight
+	// quarters.
+	spin := []string{site}
+	for i := range 8 {
+		write(t, filepath.Join(repo, fmt.Sprintf("charts/spin%d/Chart.yaml", i)), fmt.Sprintf("apiVersion: v2\nname: spin%d\nversion: 1.0.0\n", i))
+		write(t, filepath.Join(repo, fmt.Sprintf("charts/spin%d/templates/cm.yaml", i)), "{{ range until 2000000000 }}{{ end }}\n")
+		spin = append(spin, fmt.Sprintf("        - {name: spin%d, namespace: charts, chart: charts/spin%d}\n", i, i))
+	}
+	config(true, spin...)
+	start = time.Now()
+	code, out = checkRun(t, "-c", cfg, "--repo", repo, "-o", "json")
+	if took := time.Since(start); code != 1 || took > 35*time.Second || !strings.Contains(out, `"object": "apps/Deployment/charts/site-web"`) {
+		t.Errorf("eight spinning charts: exit %d after %s, want 1 within the 20s timeout (and some), the first chart still compared:\n%.3000s", code, took, out)
+	}
 }

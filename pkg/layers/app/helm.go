@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -221,7 +222,13 @@ func (l *Layer) renderHelm(ctx context.Context, rfs *repofs.FS, reqs []helmrende
 		}
 		return nil
 	}
-	opts := helmrender.Options{AllowRemote: l.cfg.Helm.AllowRemoteCharts, Timeout: l.cfg.Timeout.Std()}
+	// All charts together get the layer's timeout, and one chart a
+	// quarter of it: a repository of looping charts stalls a check for
+	// one timeout, not one per chart, and one looping chart leaves time
+	// for the others.
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout.Std())
+	defer cancel()
+	opts := helmrender.Options{AllowRemote: l.cfg.Helm.AllowRemoteCharts, Timeout: max(l.cfg.Timeout.Std()/4, 5*time.Second)}
 	var outcomes []helmrender.Outcome
 	if l.helmRenderer != nil {
 		outcomes = helmrender.RenderIsolated(ctx, l.helmRenderer, rfs.Path(), rfs.MaxFileSize(), reqs, caps, opts)
