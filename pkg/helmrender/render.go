@@ -18,8 +18,8 @@ import (
 	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation"
-	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/driftd/driftd/pkg/manifest"
 	"github.com/driftd/driftd/pkg/repofs"
 )
 
@@ -293,36 +293,12 @@ func isTest(h *release.Hook) bool {
 var quotedObject = regexp.MustCompile(` in '.*'$`)
 
 // decode decodes one rendered document as the Kubernetes client helm
-// applies with does (duplicate keys: the last wins), a List into its items.
+// applies with does (duplicate keys: the last wins), a List into its items,
+// without quoting the object in an error.
 func decode(doc string) ([]*unstructured.Unstructured, error) {
-	j, err := sigsyaml.YAMLToJSON([]byte(doc))
-	if err != nil {
-		return nil, err
-	}
-	s := strings.TrimSpace(string(j))
-	if s == "null" || s == "" {
-		return nil, nil
-	}
-	if !strings.HasPrefix(s, "{") {
-		return nil, fmt.Errorf("a document is not an object")
-	}
-	obj, _, err := unstructured.UnstructuredJSONScheme.Decode(j, nil, nil)
+	objs, err := manifest.Decode([]byte(doc), false)
 	if err != nil {
 		return nil, fmt.Errorf("%s", quotedObject.ReplaceAllString(err.Error(), ""))
 	}
-	if list, ok := obj.(*unstructured.UnstructuredList); ok {
-		out := make([]*unstructured.Unstructured, 0, len(list.Items))
-		for i := range list.Items {
-			out = append(out, &list.Items[i])
-		}
-		return out, nil
-	}
-	u, ok := obj.(*unstructured.Unstructured)
-	if !ok {
-		return nil, fmt.Errorf("unexpected object %T", obj)
-	}
-	if u.GetName() == "" {
-		return nil, fmt.Errorf("%s %s: metadata.name is required", u.GetAPIVersion(), u.GetKind())
-	}
-	return []*unstructured.Unstructured{u}, nil
+	return objs, nil
 }

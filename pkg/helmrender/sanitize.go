@@ -1,19 +1,16 @@
 package helmrender
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode"
 
-	"go.yaml.in/yaml/v3"
-
+	"github.com/driftd/driftd/pkg/manifest"
 	"github.com/driftd/driftd/pkg/repofs"
 )
 
@@ -198,48 +195,10 @@ func (e *renderError) Is(target error) bool {
 // boundary of RenderIsolated.
 var sentinels = []error{ErrRemoteRefused, ErrOCI, ErrTooLarge, ErrNotVendored, ErrDigest, ErrAliasBomb, ErrTimeout, ErrCrashed, repofs.ErrOutside, repofs.ErrTooLarge, repofs.ErrDirSymlink, repofs.ErrNotRegular, context.Canceled, context.DeadlineExceeded}
 
-// maxAliasExpansion bounds how many nodes YAML aliases may add to a
-// document when expanded, as the app layer does for plain files.
-const maxAliasExpansion = 100_000
-
 // ErrAliasBomb is returned, wrapped, for YAML whose aliases expand beyond
-// maxAliasExpansion nodes.
-var ErrAliasBomb = errors.New("YAML aliases expand to too many nodes")
+// manifest.MaxAliasExpansion nodes.
+var ErrAliasBomb = manifest.ErrAliasBomb
 
-// checkAliases refuses YAML whose aliases would expand past
-// maxAliasExpansion nodes, before anything expands them.
-func checkAliases(b []byte) error {
-	if !bytes.ContainsRune(b, '&') || !bytes.ContainsRune(b, '*') {
-		return nil
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	for {
-		var n yaml.Node
-		if err := dec.Decode(&n); err != nil {
-			return nil // syntax errors are reported by the decoder that follows
-		}
-		memo := map[*yaml.Node]int64{}
-		var literal int64
-		var size func(*yaml.Node) int64
-		size = func(n *yaml.Node) int64 {
-			if v, ok := memo[n]; ok {
-				return v
-			}
-			memo[n] = 1
-			var total int64 = 1
-			if n.Kind == yaml.AliasNode && n.Alias != nil {
-				total = size(n.Alias)
-			} else {
-				literal++
-				for _, c := range n.Content {
-					total = min(total+size(c), 1<<40)
-				}
-			}
-			memo[n] = total
-			return total
-		}
-		if total := size(&n); total-literal > maxAliasExpansion {
-			return fmt.Errorf("%w: more than %d added by aliases (document at line %d)", ErrAliasBomb, maxAliasExpansion, n.Line)
-		}
-	}
-}
+// checkAliases refuses YAML whose aliases expand too far, as the app layer
+// does for plain files.
+func checkAliases(b []byte) error { return manifest.CheckAliases(b) }

@@ -10,14 +10,12 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
-	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/driftd/driftd/pkg/manifest"
 	"github.com/driftd/driftd/pkg/repofs"
 	"github.com/driftd/driftd/pkg/sopsfile"
 )
@@ -154,105 +152,17 @@ func loadFile(rfs *repofs.FS, name string, dec *decrypter) ([]Object, error) {
 	return out, errors.Join(errs...)
 }
 
-// decode turns one YAML or JSON document into objects; a List is
-// flattened. An empty document gives none.
-func decode(doc []byte) ([]*unstructured.Unstructured, error) {
-	if len(bytes.TrimSpace(stripComments(doc))) == 0 {
-		return nil, nil
-	}
-	j, err := sigsyaml.YAMLToJSONStrict(doc)
-	if err != nil {
-		return nil, err
-	}
-	if string(j) == "null" {
-		return nil, nil
-	}
-	if !bytes.HasPrefix(bytes.TrimSpace(j), []byte("{")) {
-		return nil, errors.New("not an object")
-	}
-	obj, _, err := unstructured.UnstructuredJSONScheme.Decode(j, nil, nil)
-	if err != nil {
-		return nil, err
-	}
-	if list, ok := obj.(*unstructured.UnstructuredList); ok {
-		var out []*unstructured.Unstructured
-		for i := range list.Items {
-			out = append(out, &list.Items[i])
-		}
-		return out, nil
-	}
-	u, ok := obj.(*unstructured.Unstructured)
-	if !ok {
-		return nil, fmt.Errorf("unexpected object %T", obj)
-	}
-	if u.GetName() == "" {
-		return nil, fmt.Errorf("%s %s: metadata.name is required", u.GetAPIVersion(), u.GetKind())
-	}
-	return []*unstructured.Unstructured{u}, nil
-}
+// decode turns one YAML or JSON document of a file in Git into objects
+// (duplicate keys refused); see manifest.Decode.
+func decode(doc []byte) ([]*unstructured.Unstructured, error) { return manifest.Decode(doc, true) }
 
-func stripComments(doc []byte) []byte {
-	var b bytes.Buffer
-	for _, l := range strings.Split(string(doc), "\n") {
-		if t := strings.TrimSpace(l); t != "" && !strings.HasPrefix(t, "#") {
-			b.WriteString(l + "\n")
-		}
-	}
-	return b.Bytes()
-}
-
-// maxAliasExpansion bounds how many nodes YAML aliases may add to a file
-// when expanded. Manifests that use anchors (`<<: *defaults`) add a few
-// hundred; an alias bomb ("billion laughs") adds billions from a few
-// hundred bytes.
-const maxAliasExpansion = 100_000
+// checkAliases refuses a YAML file whose aliases expand too far; see
+// manifest.CheckAliases.
+func checkAliases(b []byte) error { return manifest.CheckAliases(b) }
 
 // ErrAliasBomb is returned, wrapped, for a YAML file whose aliases expand
-// beyond maxAliasExpansion nodes.
-var ErrAliasBomb = errors.New("YAML aliases expand to too many nodes")
-
-// checkAliases refuses a YAML file whose aliases would expand past
-// maxAliasExpansion nodes, before anything expands them. It parses the file
-// into nodes, which keep aliases as references, and counts the expansion
-// with memoization, so its cost is linear in the file.
-func checkAliases(b []byte) error {
-	if !bytes.ContainsRune(b, '&') || !bytes.ContainsRune(b, '*') {
-		return nil // no anchor, or no alias: nothing can expand
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	for {
-		var n yaml.Node
-		if err := dec.Decode(&n); err != nil {
-			// Syntax errors are reported, with their line, by the decoder
-			// that follows.
-			return nil
-		}
-		memo := map[*yaml.Node]int64{}
-		var literal int64
-		var size func(*yaml.Node) int64
-		size = func(n *yaml.Node) int64 {
-			if v, ok := memo[n]; ok {
-				return v
-			}
-			memo[n] = 1 // a cycle counts once
-			var total int64 = 1
-			if n.Kind == yaml.AliasNode && n.Alias != nil {
-				total = size(n.Alias)
-			} else {
-				literal++
-				for _, c := range n.Content {
-					// Saturate: a deep bomb would overflow int64.
-					total = min(total+size(c), 1<<40)
-				}
-			}
-			memo[n] = total
-			return total
-		}
-		if total := size(&n); total-literal > maxAliasExpansion {
-			return fmt.Errorf("%w: more than %d added by aliases (document at line %d)", ErrAliasBomb, maxAliasExpansion, n.Line)
-		}
-	}
-}
+// too far.
+var ErrAliasBomb = manifest.ErrAliasBomb
 
 var (
 	// quotedValue matches what YAML and JSON decoders quote of a file's
