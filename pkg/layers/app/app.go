@@ -105,6 +105,14 @@ type desired struct {
 	mapping *meta.RESTMapping
 	// keysOnly: a SOPS-encrypted Secret without a key (see keysOnly).
 	keysOnly bool
+	// hidden, chart and volatile are Object's Hidden, Chart and Volatile.
+	hidden, chart, volatile bool
+}
+
+// desiredOf is a loaded object with its kind's mapping.
+func desiredOf(o Object, m *meta.RESTMapping) desired {
+	return desired{obj: o.Obj, source: o.Source, mapping: m, keysOnly: o.KeysOnly,
+		hidden: o.Hidden, chart: o.Chart, volatile: o.Volatile}
 }
 
 // Check loads the Git objects, resolves their kinds, and checks each target
@@ -151,7 +159,7 @@ func (l *Layer) Check(ctx context.Context, snap drift.Snapshot) ([]drift.TargetR
 			target = l.cfg.DefaultNamespace
 			o.Obj.SetNamespace(target)
 		}
-		byTarget[target] = append(byTarget[target], desired{obj: o.Obj, source: o.Source, mapping: m, keysOnly: o.KeysOnly})
+		byTarget[target] = append(byTarget[target], desiredOf(o, m))
 	}
 	for t, ds := range byTarget {
 		kept, errs := dropDuplicates(ds)

@@ -147,7 +147,7 @@ func (l *Layer) helmRequests(rfs *repofs.FS, objs []Object) ([]helmrender.Reques
 // whose values are encrypted in Git): what the chart renders from them is
 // as secret as they are.
 func secretValuesOf(req helmrender.Request, o Object) helmrender.Request {
-	if !hidden(o.Source) {
+	if !o.Hidden {
 		return req
 	}
 	var walk func(v any)
@@ -266,15 +266,15 @@ func (l *Layer) renderHelm(ctx context.Context, rfs *repofs.FS, reqs []helmrende
 				errs[req.Namespace] = append(errs[req.Namespace], fmt.Errorf("helm %s: %s: %w", req, repofs.Quote(m.Template), err))
 				continue
 			}
-			src := helmSource(req, oc.Result, m)
-			if m.Volatile {
-				src = noteSource(src, unstableNote)
+			o := Object{Obj: m.Object, Source: helmSource(req, oc.Result, m), KeysOnly: ko, Chart: true, Volatile: m.Volatile}
+			if o.Volatile {
+				o.Source = noteSource(o.Source, unstableNote)
 			}
 			isSecret := m.Object.GetKind() == "Secret" && m.Object.GroupVersionKind().Group == ""
 			if !isSecret && secrets.inObject(m.Object.Object) {
-				src = noteSource(src, secretHeldNote)
+				o.Source, o.Hidden = noteSource(o.Source, secretHeldNote), true
 			}
-			out = append(out, Object{Obj: m.Object, Source: src, KeysOnly: ko})
+			out = append(out, o)
 		}
 	}
 	return out

@@ -125,7 +125,7 @@ func TestAttackHelmSecretValuesShown(t *testing.T) {
 			lives = append(lives, live)
 		}
 		for _, lv := range lives {
-			f, _, _, err := l.compareOne(t.Context(), desired{obj: o.Obj, source: o.Source}, lv, km, nil)
+			f, _, _, err := l.compareOne(t.Context(), desiredOf(o, nil), lv, km, nil)
 			if err != nil || f == nil {
 				t.Fatalf("%s: %v %v", ID(o.Obj), f, err)
 			}
@@ -194,7 +194,7 @@ stringData:
 	var ds []desired
 	for _, o := range objs {
 		if o.Obj.GetKind() == "Secret" {
-			ds = append(ds, desired{obj: o.Obj, source: o.Source, mapping: &meta.RESTMapping{Resource: gvr, Scope: meta.RESTScopeNamespace}})
+			ds = append(ds, desiredOf(o, &meta.RESTMapping{Resource: gvr, Scope: meta.RESTScopeNamespace}))
 		} else if strings.Contains(o.Source, unstableNote) {
 			t.Errorf("%s is marked as rendering differently each time, though its template draws nothing: %s", ID(o.Obj), o.Source)
 		}
@@ -354,7 +354,7 @@ func TestAttackHelmTemplateNameForgesDiffLines(t *testing.T) {
 		t.Fatalf("%v %v", objs, errs)
 	}
 	gvr := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
-	ds := []desired{{obj: objs[0].Obj, source: objs[0].Source, mapping: &meta.RESTMapping{Resource: gvr, Scope: meta.RESTScopeNamespace}}}
+	ds := []desired{desiredOf(objs[0], &meta.RESTMapping{Resource: gvr, Scope: meta.RESTScopeNamespace})}
 	var mu sync.Mutex
 	findings, _, ferrs, _ := l.compareKind(t.Context(), ds, map[string]*unstructured.Unstructured{}, false, l.newKindMode(t.Context(), gvr, "shop"), make(chan struct{}, 1), map[cacheKey]bool{}, &mu)
 	if len(ferrs) > 0 || len(findings) != 1 {
@@ -422,7 +422,7 @@ func TestAttackHelmEncryptedReleaseValues(t *testing.T) {
 			continue
 		}
 		rendered++
-		f, _, _, err := l.compareOne(t.Context(), desired{obj: o.Obj, source: o.Source}, nil, l.newKindMode(t.Context(), schema.GroupVersionResource{}, "shop"), nil)
+		f, _, _, err := l.compareOne(t.Context(), desiredOf(o, nil), nil, l.newKindMode(t.Context(), schema.GroupVersionResource{}, "shop"), nil)
 		if err != nil || f == nil {
 			t.Fatalf("%s: %v %v", ID(o.Obj), f, err)
 		}

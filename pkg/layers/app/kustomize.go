@@ -191,8 +191,8 @@ func (o LoadOptions) kustomize(ctx context.Context, rfs *repofs.FS, dir string) 
 	objs, err := finishBuild(o.decrypt, us, sb.values, dir)
 	if sb.whole {
 		for i := range objs {
-			if !hidden(objs[i].Source) {
-				objs[i].Source = decryptedSource(objs[i].Source)
+			if !objs[i].Hidden {
+				objs[i].Source, objs[i].Hidden = decryptedSource(objs[i].Source), true
 			}
 		}
 	}
@@ -225,7 +225,7 @@ func finishBuild(dec *decrypter, us []*unstructured.Unstructured, values map[str
 	for i, o := range out {
 		isSecret := o.Obj.GetKind() == "Secret" && o.Obj.GroupVersionKind().Group == ""
 		if decrypted[i] || !isSecret && secrets.inObject(o.Obj.Object) {
-			out[i].Source = decryptedSource(o.Source)
+			out[i].Source, out[i].Hidden = decryptedSource(o.Source), true
 		}
 	}
 	return out, nil

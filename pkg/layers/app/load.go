@@ -29,6 +29,14 @@ type Object struct {
 	// KeysOnly marks a Secret that is SOPS-encrypted in Git while no key
 	// is configured: only its key names can be compared.
 	KeysOnly bool
+	// Hidden marks an object whose values are secret though it is not a
+	// Secret (decrypted with SOPS, or holding a Secret's values): its
+	// diffs show field names and keyed hashes, and its Source says why.
+	Hidden bool
+	// Chart marks an object a Helm chart rendered (Source names the
+	// chart), and Volatile one whose template renders it differently each
+	// time, which apply leaves alone.
+	Chart, Volatile bool
 }
 
 // LoadOptions says how Load renders kustomizations.
@@ -146,7 +154,7 @@ func loadFile(rfs *repofs.FS, name string, dec *decrypter) ([]Object, error) {
 				errs = append(errs, fmt.Errorf("%s: %w", src, err))
 				continue
 			}
-			out = append(out, Object{Obj: o, Source: src, KeysOnly: ko})
+			out = append(out, Object{Obj: o, Source: src, KeysOnly: ko, Hidden: decrypted})
 		}
 	}
 	return out, errors.Join(errs...)

@@ -132,7 +132,7 @@ replacements:
 		}
 		// What a report shows of it: the diff of the object missing live.
 		km := l.newKindMode(t.Context(), schema.GroupVersionResource{}, "shop")
-		f, _, _, err := l.compareOne(t.Context(), desired{obj: o.Obj, source: o.Source}, nil, km, nil)
+		f, _, _, err := l.compareOne(t.Context(), desiredOf(o, nil), nil, km, nil)
 		if err != nil || f == nil {
 			t.Fatalf("%s: %v %v", ID(o.Obj), f, err)
 		}
@@ -222,7 +222,7 @@ func TestAttackDecryptedNonSecretShown(t *testing.T) {
 			_ = unstructured.SetNestedField(live.Object, "edited-"+atkSecretPassword, "spec", "values", "password")
 		}
 		for _, lv := range []*unstructured.Unstructured{nil, live} {
-			f, _, _, err := l.compareOne(t.Context(), desired{obj: o.Obj, source: o.Source}, lv, km, nil)
+			f, _, _, err := l.compareOne(t.Context(), desiredOf(o, nil), lv, km, nil)
 			if err != nil || f == nil {
 				t.Fatalf("%s: %v %v", ID(o.Obj), f, err)
 			}
@@ -253,7 +253,8 @@ func TestAttackKeysOnlyCopiesLiveValues(t *testing.T) {
 	live := atkYAML(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: shop, resourceVersion: \"4\"}\ndata: {password: "+atkB64(livePassword)+", only-live: "+atkB64(livePassword)+"}\n")
 	gvr := schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 	l := atkLayer()
-	ds := []desired{{obj: objs[0].Obj, source: objs[0].Source, mapping: &meta.RESTMapping{Resource: gvr, Scope: meta.RESTScopeNamespace}, keysOnly: true}}
+	ds := []desired{desiredOf(objs[0], &meta.RESTMapping{Resource: gvr, Scope: meta.RESTScopeNamespace})}
+	ds[0].keysOnly = true
 	var writes []string
 	dyn := dynfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{gvr: "SecretList"}, live)
 	dyn.PrependReactor("*", "secrets", func(a k8stesting.Action) (bool, runtime.Object, error) {
@@ -340,7 +341,7 @@ func TestAttackKustomizeFullyEncrypted(t *testing.T) {
 		t.Fatalf("with the key: %v %v", objs, err)
 	}
 	for _, o := range objs {
-		if o.Obj.GetName() != "plain" && !hidden(o.Source) {
+		if o.Obj.GetName() != "plain" && !o.Hidden {
 			t.Errorf("%s, decrypted, shows its values (source %s)", ID(o.Obj), o.Source)
 		}
 	}

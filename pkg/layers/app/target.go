@@ -88,7 +88,7 @@ func (l *Layer) checkTarget(ctx context.Context, target string, objs []desired, 
 		if d.keysOnly {
 			keysOnly = append(keysOnly, ID(d.obj))
 		}
-		if hidden(d.source) {
+		if d.hidden {
 			hiddenObjs = append(hiddenObjs, ID(d.obj))
 		}
 	}
@@ -189,18 +189,17 @@ func (l *Layer) compareKind(ctx context.Context, ds []desired, live map[string]*
 					f.Details["sops"] = keysOnlyNote
 					f.Diff = "# " + keysOnlyNote + "\n" + f.Diff
 				}
-				unstable := strings.Contains(d.source, unstableNote)
-				if unstable {
+				if d.volatile {
 					f.Diff = "# " + unstableNote + "\n" + f.Diff
 				}
-				if strings.Contains(d.source, " (chart ") {
+				if d.chart {
 					// Which chart, template and values made it.
 					f.Diff = "# rendered from " + printable(d.source) + "\n" + f.Diff
 				}
 				findings = append(findings, *f)
 				rec := applyRecord{gvr: d.mapping.Resource, namespace: d.obj.GetNamespace(), name: d.obj.GetName(), kind: d.obj.GetKind(),
 					want: d.obj, aside: append(l.ignoredPaths(d.obj), annotationPaths(d.obj)...), managers: l.ignoredManagers(d.obj), keysOnly: d.keysOnly,
-					unstable: unstable}
+					unstable: d.volatile}
 				if lv != nil {
 					rec.liveRV = lv.GetResourceVersion()
 				}
@@ -265,7 +264,7 @@ func (l *Layer) compareOne(ctx context.Context, d desired, live *unstructured.Un
 	paths := append(l.ignoredPaths(d.obj), annotationPaths(d.obj)...)
 	if live == nil {
 		git := normalize(d.obj, l.secretKey)
-		return &drift.Finding{Object: id, Change: drift.ChangeMissing, Diff: l.shownDiff(id, d.source, git, nil),
+		return &drift.Finding{Object: id, Change: drift.ChangeMissing, Diff: l.shownDiff(id, d.hidden, git, nil),
 			Details: map[string]any{"source": d.source}}, nil, "", nil
 	}
 	// Fields that ignored field managers own (an HPA's replicas, an
@@ -332,7 +331,7 @@ func (l *Layer) compareOne(ctx context.Context, d desired, live *unstructured.Un
 		l.storeInSync(verdict, mode)
 		return nil, &verdict, mode, nil
 	}
-	f := &drift.Finding{Object: id, Change: drift.ChangeChanged, Diff: l.shownDiff(id, d.source, want, lv),
+	f := &drift.Finding{Object: id, Change: drift.ChangeChanged, Diff: l.shownDiff(id, d.hidden, want, lv),
 		Details: map[string]any{"source": d.source, "compare": mode}}
 	if note == "" && mode == CompareReadOnly && len(managedEntries(live)) == 0 {
 		note = "the live object has no managedFields: fields only live has are taken for defaults"
@@ -414,9 +413,6 @@ const valuesHidden = "values not shown"
 // hashes.
 const valuesHiddenNote = "decrypted with SOPS, or holding values of a Secret: diffs show field names and keyed hashes"
 
-// hidden reports whether an object from source has its values hidden.
-func hidden(source string) bool { return strings.HasSuffix(source, valuesHidden+")") }
-
 // noteSource adds a note to the end of an object's source, inside its
 // last parentheses.
 func noteSource(src, note string) string {
@@ -465,10 +461,10 @@ func hideValues(m map[string]any, key []byte, id string) map[string]any {
 	return out
 }
 
-// shownDiff is yamlDiff of an object from source: with its values hidden
-// when the source says so.
-func (l *Layer) shownDiff(id, source string, git, live map[string]any) string {
-	if hidden(source) {
+// shownDiff is yamlDiff of an object, with its values hidden when they are
+// secret (desired.hidden).
+func (l *Layer) shownDiff(id string, hidden bool, git, live map[string]any) string {
+	if hidden {
 		git, live = hideValues(git, l.secretKey, id), hideValues(live, l.secretKey, id)
 	}
 	return yamlDiff(id, git, live)
