@@ -13,6 +13,7 @@ import (
 	"github.com/getsops/sops/v3/aes"
 	sopsage "github.com/getsops/sops/v3/age"
 	"github.com/getsops/sops/v3/config"
+	"github.com/getsops/sops/v3/keyservice"
 	sopsyaml "github.com/getsops/sops/v3/stores/yaml"
 )
 
@@ -50,20 +51,7 @@ func EncryptYAML(t testing.TB, plain, recipient, encryptedRegex string) string {
 		md.UnencryptedSuffix = sops.DefaultUnencryptedSuffix
 	}
 	tree := sops.Tree{Branches: branches, Metadata: md}
-	key, errs := tree.GenerateDataKey()
-	if len(errs) > 0 {
-		t.Fatalf("generate data key: %v", errs)
-	}
-	cipher := aes.NewCipher()
-	mac, err := tree.Encrypt(key, cipher)
-	if err != nil {
-		t.Fatalf("encrypt: %v", err)
-	}
-	tree.Metadata.LastModified = time.Now().UTC()
-	tree.Metadata.MessageAuthenticationCode, err = cipher.Encrypt(mac, key, tree.Metadata.LastModified.Format(time.RFC3339))
-	if err != nil {
-		t.Fatalf("encrypt mac: %v", err)
-	}
+	EncryptTree(t, &tree)
 	out, err := store.EmitEncryptedFile(tree)
 	if err != nil {
 		t.Fatalf("emit: %v", err)
@@ -72,4 +60,28 @@ func EncryptYAML(t testing.TB, plain, recipient, encryptedRegex string) string {
 		t.Fatalf("nothing was encrypted:\n%s", out)
 	}
 	return string(out)
+}
+
+// EncryptTree encrypts a tree in place as `sops encrypt` does
+// (cmd/sops/encrypt.go and common.EncryptTree): a data key wrapped for its
+// key groups, every value the metadata's rules select, and the MAC,
+// encrypted with the last-modified time as additional data. It returns the
+// data key.
+func EncryptTree(t testing.TB, tree *sops.Tree) []byte {
+	t.Helper()
+	key, errs := tree.GenerateDataKeyWithKeyServices([]keyservice.KeyServiceClient{keyservice.NewLocalClient()})
+	if len(errs) > 0 {
+		t.Fatalf("generate data key: %v", errs)
+	}
+	cipher := aes.NewCipher()
+	mac, err := tree.Encrypt(key, cipher)
+	if err != nil {
+		t.Fatalf("encrypt tree: %v", err)
+	}
+	tree.Metadata.LastModified = time.Now().UTC()
+	tree.Metadata.MessageAuthenticationCode, err = cipher.Encrypt(mac, key, tree.Metadata.LastModified.Format(time.RFC3339))
+	if err != nil {
+		t.Fatalf("encrypt mac: %v", err)
+	}
+	return key
 }

@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"strings"
 	"testing"
-	"time"
 
 	"filippo.io/age"
 	"github.com/getsops/sops/v3"
-	"github.com/getsops/sops/v3/aes"
 	sopsage "github.com/getsops/sops/v3/age"
-	"github.com/getsops/sops/v3/keyservice"
+
+	"github.com/driftd/driftd/internal/sopstest"
 )
 
 // encryption says how encryptFile encrypts, as a .sops.yaml creation rule
@@ -66,20 +65,7 @@ func encryptFile(t testing.TB, plain []byte, f Format, e encryption) ([]byte, []
 		md.UnencryptedSuffix = sops.DefaultUnencryptedSuffix
 	}
 	tree := sops.Tree{Branches: branches, Metadata: md}
-	key, errs := tree.GenerateDataKeyWithKeyServices([]keyservice.KeyServiceClient{keyservice.NewLocalClient()})
-	if len(errs) > 0 {
-		t.Fatalf("generate data key: %v", errs)
-	}
-	cipher := aes.NewCipher()
-	mac, err := tree.Encrypt(key, cipher)
-	if err != nil {
-		t.Fatalf("encrypt tree: %v", err)
-	}
-	tree.Metadata.LastModified = time.Now().UTC()
-	tree.Metadata.MessageAuthenticationCode, err = cipher.Encrypt(mac, key, tree.Metadata.LastModified.Format(time.RFC3339))
-	if err != nil {
-		t.Fatalf("encrypt mac: %v", err)
-	}
+	key := sopstest.EncryptTree(t, &tree)
 	if e.edit != nil {
 		e.edit(&tree, key)
 	}
