@@ -256,12 +256,10 @@ func (l *Layer) renderHelm(ctx context.Context, rfs *repofs.FS, reqs []helmrende
 				// namespace; the kind's scope is settled later.
 				m.Object.SetNamespace(req.Namespace)
 			}
-			ko, err := keysOnly(m.Object)
-			if k := ciphertextKey(m.Object); err == nil && !ko && k != "" {
-				// Ciphertext a template copied (.Files.Get of an
-				// encrypted file): never a value to compare or apply.
-				ko, err = (*decrypter)(nil).ciphertextLeft(k)
-			}
+			// Ciphertext a template copied (.Files.Get of an encrypted
+			// file) is never a value to compare or apply: as without a
+			// key, the Secret is compared by key names.
+			ko, err := (*decrypter)(nil).leftEncrypted(m.Object)
 			if err != nil {
 				errs[req.Namespace] = append(errs[req.Namespace], fmt.Errorf("helm %s: %s: %w", req, repofs.Quote(m.Template), err))
 				continue

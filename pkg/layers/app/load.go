@@ -146,10 +146,7 @@ func loadFile(rfs *repofs.FS, name string, dec *decrypter) ([]Object, error) {
 			if decrypted {
 				src = decryptedSource(src)
 			}
-			ko, err := keysOnly(o)
-			if k := ciphertextKey(o); err == nil && !ko && k != "" {
-				ko, err = dec.ciphertextLeft(k)
-			}
+			ko, err := dec.leftEncrypted(o)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", src, err))
 				continue

@@ -271,8 +271,7 @@ func (d *decrypter) finish(u *unstructured.Unstructured, values map[string]any) 
 		data[k] = base64.StdEncoding.EncodeToString(plain)
 		decrypted = true
 	}
-	if k := ciphertextKey(u); k != "" {
-		ko, err := d.ciphertextLeft(k)
+	if ko, err := d.ciphertextLeft(u); ko || err != nil {
 		return ko, false, err
 	}
 	return false, decrypted, nil
@@ -302,15 +301,29 @@ func ciphertextKey(u *unstructured.Unstructured) string {
 	return ""
 }
 
-// ciphertextLeft handles a Secret whose key k holds ciphertext driftd
+// leftEncrypted says what becomes of an object still encrypted once the
+// loader has decrypted what it can: one with its sops metadata is handled
+// by keysOnly, one without it by ciphertextLeft.
+func (d *decrypter) leftEncrypted(u *unstructured.Unstructured) (bool, error) {
+	if ko, err := keysOnly(u); ko || err != nil {
+		return ko, err
+	}
+	return d.ciphertextLeft(u)
+}
+
+// ciphertextLeft handles a Secret with a key that holds ciphertext driftd
 // cannot decrypt (see ciphertextKey): without a key it is compared by key
 // names only, as Git holds its values encrypted; with one it is an error,
 // never the ciphertext compared and applied as the value.
-func (d *decrypter) ciphertextLeft(k string) (keysOnly bool, err error) {
-	if d == nil {
+func (d *decrypter) ciphertextLeft(u *unstructured.Unstructured) (keysOnly bool, err error) {
+	switch k := ciphertextKey(u); {
+	case k == "":
+		return false, nil
+	case d == nil:
 		return true, nil
+	default:
+		return false, fmt.Errorf("key %s holds SOPS ciphertext that driftd does not decrypt (whole YAML and JSON files, and objects with their sops metadata, only)", repofs.Quote(k))
 	}
-	return false, fmt.Errorf("key %s holds SOPS ciphertext that driftd does not decrypt (whole YAML and JSON files, and objects with their sops metadata, only)", repofs.Quote(k))
 }
 
 // encPrefix starts every value sops encrypted.
