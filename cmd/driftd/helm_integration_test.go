@@ -20,11 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/driftd/driftd/internal/testenv"
 	"github.com/driftd/driftd/pkg/helmrender"
-	"github.com/driftd/driftd/pkg/repofs"
 )
 
 // chartDir is the test chart the app layer's tests use too.
@@ -112,25 +109,11 @@ func TestCheckHelm(t *testing.T) {
 	write(t, filepath.Join(repo, "charts/loop/templates/cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: loop}\ndata:\n  x: \"{{ range until 1000000000 }}x{{ end }}\"\n")
 
 	// Installed as helm install would: the charts' own rendering.
-	rfs, err := repofs.Open(repo, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rfs.Close()
 	for _, req := range []helmrender.Request{
 		{Chart: "charts/web", ReleaseName: "site", Namespace: "charts"},
 		{Chart: "web", RepoURL: repoURL, Version: "0.1.0", ReleaseName: "remote", Namespace: "charts"},
 	} {
-		res, err := helmrender.Render(t.Context(), rfs, req, helmrender.Capabilities{}, helmrender.Options{AllowRemote: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b strings.Builder
-		for _, m := range res.Objects {
-			y, _ := yaml.Marshal(m.Object.Object)
-			fmt.Fprintf(&b, "---\n%s", y)
-		}
-		kubectl(b.String(), "apply", "--server-side", "--field-manager=helm", "-n", "charts", "-f", "-")
+		k.HelmInstall(t, repo, req, helmrender.Capabilities{}, helmrender.Options{AllowRemote: true})
 	}
 
 	cfg := filepath.Join(t.TempDir(), "driftd.yaml")

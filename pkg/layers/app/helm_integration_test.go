@@ -5,19 +5,15 @@ package app
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/driftd/driftd/internal/testenv"
 	"github.com/driftd/driftd/pkg/drift"
 	"github.com/driftd/driftd/pkg/helmrender"
-	"github.com/driftd/driftd/pkg/repofs"
 )
 
 // thisRepo is how the repository's HelmReleases and Applications name it.
@@ -72,38 +68,15 @@ func writeRepoFile(t *testing.T, repo, name, body string) {
 	}
 }
 
-// helmInstall installs a release the way helm does: the chart's own
-// rendering (hooks and tests left out), applied server-side under helm's
-// field manager.
+// helmInstall installs a release as helm install does, which asks the
+// cluster for its version and APIs.
 func helmInstall(t *testing.T, c *cluster, req helmrender.Request) {
 	t.Helper()
-	// helm install asks the cluster for its version and APIs.
 	caps, err := c.layer().capabilities()
 	if err != nil {
 		t.Fatal(err)
 	}
-	rfs, err := repofs.Open(c.repo, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rfs.Close()
-	res, err := helmrender.Render(t.Context(), rfs, req, caps, helmrender.Options{})
-	if err != nil {
-		t.Fatalf("render %s: %v", req, err)
-	}
-	var b strings.Builder
-	for _, m := range res.Objects {
-		y, err := yaml.Marshal(m.Object.Object)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(&b, "---\n%s", y)
-	}
-	cmd := exec.Command(c.kube.Kubectl, "--kubeconfig", c.kube.Kubeconfig, "apply", "--server-side", "--field-manager=helm", "-n", req.Namespace, "-f", "-")
-	cmd.Stdin = strings.NewReader(b.String())
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("install %s: %v\n%s", req, err, out)
-	}
+	c.kube.HelmInstall(t, c.repo, req, caps, helmrender.Options{})
 }
 
 // TestAppHelmChart: a chart directory with a helper template, a values
