@@ -12,6 +12,7 @@ import (
 	"github.com/pmezard/go-difflib/difflib"
 
 	"github.com/driftd/driftd/pkg/drift"
+	"github.com/driftd/driftd/pkg/repofs"
 )
 
 // Outside checks that none of files (a setting's path in the config →
@@ -30,7 +31,7 @@ func Outside(files map[string]string, checkout string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", field, err)
 		}
-		if within(root, r) {
+		if repofs.Within(root, r) {
 			errs = append(errs, fmt.Sprintf("%s: %q is inside the pull request's checkout, which the pull request controls; put it outside the checkout", field, p))
 		}
 	}
@@ -60,11 +61,6 @@ func resolve(p string) (string, error) {
 		rest = filepath.Join(filepath.Base(cur), rest)
 		cur = parent
 	}
-}
-
-func within(dir, p string) bool {
-	rel, err := filepath.Rel(dir, p)
-	return err == nil && (rel == "." || filepath.IsLocal(rel))
 }
 
 // ConfigFinding compares the config file of the base (base) with the pull

@@ -332,6 +332,13 @@ func within(dir, p string) bool {
 	return err == nil && filepath.IsLocal(rel)
 }
 
+// Within reports whether the path p is the directory dir or lies below it,
+// lexically (both cleaned, neither resolved).
+func Within(dir, p string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && (rel == "." || filepath.IsLocal(rel))
+}
+
 // ReadDir lists a directory of the checkout, sorted by name. Entries are
 // not resolved: a symbolic link is listed as one.
 func (f *FS) ReadDir(name string) ([]fs.DirEntry, error) {

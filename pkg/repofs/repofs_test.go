@@ -194,3 +194,22 @@ func TestCleanAndName(t *testing.T) {
 		t.Errorf("Name(control-plane): %v", err)
 	}
 }
+
+func TestWithin(t *testing.T) {
+	for _, tc := range []struct {
+		dir, p string
+		want   bool
+	}{
+		{"/repo", "/repo", true},
+		{"/repo", "/repo/a/b", true},
+		{"/repo", "/repo/../repo/a", true},
+		{"/repo", "/repository", false},
+		{"/repo", "/", false},
+		{"/repo", "/repo/../etc", false},
+		{"repo", "/repo", false},
+	} {
+		if got := Within(tc.dir, tc.p); got != tc.want {
+			t.Errorf("Within(%q, %q) = %t, want %t", tc.dir, tc.p, got, tc.want)
+		}
+	}
+}

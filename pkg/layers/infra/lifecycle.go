@@ -13,6 +13,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/driftd/driftd/pkg/repofs"
 )
 
 // ignoreChanges is one resource block's lifecycle ignore_changes: every
@@ -42,7 +44,7 @@ func readIgnoreChanges(stageRoot, dir, dataDir string) (map[string]ignoreChanges
 	out := map[string]ignoreChanges{}
 	var errs []error
 	for _, m := range mods {
-		if !within(stageRoot, m.dir) && !within(dataDir, m.dir) {
+		if !repofs.Within(stageRoot, m.dir) && !repofs.Within(dataDir, m.dir) {
 			errs = append(errs, fmt.Errorf("module %s: directory outside the repository and the stack's data", m.key))
 			continue
 		}
@@ -289,10 +291,4 @@ func readBounded(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: larger than %d bytes", filepath.Base(path), maxConfigFile)
 	}
 	return b, nil
-}
-
-// within reports whether p is dir or below it.
-func within(dir, p string) bool {
-	rel, err := filepath.Rel(dir, p)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
