@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/hashicorp/terraform-exec/tfexec"
+	tfjson "github.com/hashicorp/terraform-json"
 	"log/slog"
 	"math"
 	"os"
@@ -159,19 +160,20 @@ func (l *Layer) checkStack(ctx context.Context, src source, st Stack) drift.Targ
 	ignored := func(addr string) []string {
 		return rules.Paths(drift.LayerInfra, st.Name, ignore.ObjectOf(drift.LayerInfra, addr))
 	}
-	res.Findings = Findings(plan, ignored)
-	res.Managed = Managed(plan)
-	restorable := func(f drift.Finding) bool { return f.Change == drift.ChangeDrifted && f.Details["ignored_by"] == nil }
-	if slices.ContainsFunc(res.Findings, restorable) {
+	if slices.ContainsFunc(plan.ResourceDrift, func(rc *tfjson.ResourceChange) bool {
+		return rc != nil && rc.Change != nil && !rc.Change.Actions.NoOp()
+	}) {
 		// Only drift is worth reading the configuration for: its
 		// lifecycle ignore_changes may set some of it aside.
 		lifecycle, err := readIgnoreChanges(src.dir, saved.dir, saved.dataDir)
 		if err != nil {
 			logger.Warn("some lifecycle ignore_changes could not be read; drift in those resources is reported in full", "err", err)
 		}
-		res.Findings = findingsWith(plan, ignored, lifecycle)
 		saved.lifecycle = lifecycle
 	}
+	res.Findings = findingsWith(plan, ignored, saved.lifecycle)
+	res.Managed = Managed(plan)
+	restorable := func(f drift.Finding) bool { return f.Change == drift.ChangeDrifted && f.Details["ignored_by"] == nil }
 	if slices.ContainsFunc(res.Findings, restorable) {
 		// Apply mode may restore this drift with exactly this plan.
 		if err := saved.seal(); err != nil {
